@@ -7,6 +7,7 @@
 //! wheel and dead-letter orchestration), `client` (the native client) and
 //! `control` (the HTTP control plane).
 
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod control;
