@@ -32,8 +32,8 @@ impl<'a> Iterator for HeaderIter<'a> {
             return None;
         }
         self.remaining -= 1;
-        // Errors here are impossible after `read_headers` checked the same
-        // bytes; so one would only end the iteration.
+        // `read_headers` already checked these bytes, so an error cannot
+        // happen here. If one did, it would only end the iteration.
         read_header(&mut self.reader).ok()
     }
 
