@@ -1,0 +1,288 @@
+//! Opening a partition directory: finds the segments, loads or rebuilds
+//! their indexes, and truncates a torn or corrupt tail of the last segment.
+//!
+//! Closed segments were fdatasync'd when they rolled, so only the last
+//! segment is checked batch by batch (length, magic, CRC-32C, offsets). Its
+//! indexes are always rebuilt from that scan, because they were last written
+//! at a roll, flush or close and may be stale.
+
+use std::io;
+use std::path::Path;
+
+use tracing::{debug, error, warn};
+
+use super::index::{OffsetIndex, TimeIndex};
+use super::scan::{BatchScanner, Scanned};
+use super::segment::{
+    parse_log_name, read_exact_at, segment_path, Segment, WrittenBatch, INDEX_SUFFIX,
+    TIME_INDEX_SUFFIX,
+};
+use super::{now_ms, LogConfig, StorageError, LOG_TARGET};
+use crate::protocol::batch;
+
+/// Bytes read at a time while scanning a log.
+const SCAN_CHUNK_BYTES: usize = 1 << 20;
+
+/// Names a partition in log lines.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogId<'a> {
+    pub topic: &'a str,
+    pub partition: u32,
+}
+
+/// Opens every segment in `dir`, creating the directory and a first empty
+/// segment if needed. Returns the segments oldest first.
+pub(crate) async fn recover(
+    dir: &Path,
+    id: LogId<'_>,
+    config: &LogConfig,
+) -> Result<Vec<Segment>, StorageError> {
+    compio::fs::create_dir_all(dir)
+        .await
+        .map_err(|error| StorageError::io("create directory", dir, 0, error))?;
+    let bases = list_segments(dir)?;
+    let Some((&last_base, closed_bases)) = bases.split_last() else {
+        return Ok(vec![Segment::create(dir, 0, now_ms()).await?]);
+    };
+    let mut segments = Vec::with_capacity(bases.len());
+    for (i, &base) in closed_bases.iter().enumerate() {
+        let next_base = bases[i + 1];
+        let mut segment = Segment::open(dir, base).await?;
+        load_closed(dir, &mut segment, next_base, id, config).await?;
+        segments.push(segment);
+    }
+    let mut active = Segment::open(dir, last_base).await?;
+    recover_active(&mut active, id, config).await?;
+    segments.push(active);
+    Ok(segments)
+}
+
+/// Returns the base offsets of the `.log` files in `dir`, sorted.
+fn list_segments(dir: &Path) -> Result<Vec<u64>, StorageError> {
+    // NOTE: compio has no directory listing; this runs once per open.
+    let entries =
+        std::fs::read_dir(dir).map_err(|error| StorageError::io("list directory", dir, 0, error))?;
+    let mut bases = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|error| StorageError::io("list directory", dir, 0, error))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(base) = parse_log_name(name) {
+            bases.push(base);
+        } else if name.ends_with(".log") {
+            warn!(target: LOG_TARGET, dir = %dir.display(), file = name, "ignoring log file with an invalid name");
+        }
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+/// Loads a closed segment's index files, or rebuilds and rewrites them.
+async fn load_closed(
+    dir: &Path,
+    segment: &mut Segment,
+    next_base: u64,
+    id: LogId<'_>,
+    config: &LogConfig,
+) -> Result<(), StorageError> {
+    match load_indexes(dir, segment, next_base, config).await {
+        Ok((offset_index, time_index)) => {
+            segment.set_loaded_indexes(offset_index, time_index, next_base);
+            Ok(())
+        }
+        Err(reason) => {
+            warn!(
+                target: LOG_TARGET,
+                topic = id.topic,
+                partition = id.partition,
+                segment = %segment.log_path.display(),
+                %reason,
+                "rebuilding segment indexes from the log"
+            );
+            rebuild_closed(segment, id, config).await?;
+            segment.next_offset = segment.next_offset.max(next_base);
+            segment.write_indexes(dir).await
+        }
+    }
+}
+
+/// Reads and checks both index files. The error is a reason to rebuild.
+async fn load_indexes(
+    dir: &Path,
+    segment: &Segment,
+    next_base: u64,
+    config: &LogConfig,
+) -> Result<(OffsetIndex, TimeIndex), String> {
+    let index_path = segment_path(dir, segment.base_offset, INDEX_SUFFIX);
+    let time_index_path = segment_path(dir, segment.base_offset, TIME_INDEX_SUFFIX);
+    let offset_bytes = read_index_file(&index_path).await?;
+    let time_bytes = read_index_file(&time_index_path).await?;
+    let offset_index = OffsetIndex::decode(&offset_bytes, segment.size_bytes)
+        .map_err(|reason| format!("{}: {reason}", index_path.display()))?;
+    let offset_span = next_base - segment.base_offset;
+    let time_index = TimeIndex::decode(&time_bytes, offset_span)
+        .map_err(|reason| format!("{}: {reason}", time_index_path.display()))?;
+
+    // A sealed time index always holds the max timestamp of a non-empty
+    // segment, and an offset index of a long segment is never empty. Empty
+    // files there mean a write was cut short.
+    let long_segment = segment.size_bytes > 2 * u64::from(config.index_interval_bytes);
+    if (long_segment && offset_index.entries().is_empty())
+        || (segment.size_bytes > 0 && time_index.entries().is_empty())
+    {
+        return Err("index file is empty for a non-empty log".to_string());
+    }
+    check_last_entry(segment, &offset_index).await?;
+    Ok((offset_index, time_index))
+}
+
+async fn read_index_file(path: &Path) -> Result<Vec<u8>, String> {
+    match compio::fs::read(path).await {
+        Ok(bytes) => Ok(bytes),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            Err(format!("{} is missing", path.display()))
+        }
+        Err(error) => Err(format!("{} could not be read: {error}", path.display())),
+    }
+}
+
+/// Checks that the last offset index entry points at a batch header with
+/// the expected base offset.
+async fn check_last_entry(segment: &Segment, offset_index: &OffsetIndex) -> Result<(), String> {
+    let Some(entry) = offset_index.entries().last() else {
+        return Ok(());
+    };
+    let position = u64::from(entry.position);
+    let len = (segment.size_bytes - position).min(batch::BATCH_HEADER_BYTES as u64) as usize;
+    let header = read_exact_at(&segment.file, &segment.log_path, position, len)
+        .await
+        .map_err(|error| error.to_string())?;
+    let expected = segment.base_offset + u64::from(entry.relative_offset);
+    let found = batch::inspect(&header).map(|_| batch::base_offset(&header));
+    if found != Ok(expected) {
+        return Err(format!(
+            "last index entry points at byte {position}, where no batch with offset {expected} starts"
+        ));
+    }
+    Ok(())
+}
+
+/// Rebuilds a closed segment's indexes by scanning its log. A corrupt batch
+/// inside a closed segment is logged and ends the readable part of that
+/// segment; the file itself is left as it is.
+async fn rebuild_closed(
+    segment: &mut Segment,
+    id: LogId<'_>,
+    config: &LogConfig,
+) -> Result<(), StorageError> {
+    let file_size = segment.size_bytes;
+    if let Some((position, reason)) = replay(segment, config).await? {
+        error!(
+            target: LOG_TARGET,
+            topic = id.topic,
+            partition = id.partition,
+            segment = %segment.log_path.display(),
+            position,
+            file_size,
+            %reason,
+            "corrupt batch inside a closed segment; reads stop before it"
+        );
+    }
+    segment.seal_time_index();
+    Ok(())
+}
+
+/// Scans the active segment, truncates it at the first torn or corrupt
+/// batch, and rebuilds its indexes in memory.
+async fn recover_active(
+    segment: &mut Segment,
+    id: LogId<'_>,
+    config: &LogConfig,
+) -> Result<(), StorageError> {
+    let file_size = segment.size_bytes;
+    let Some((position, reason)) = replay(segment, config).await? else {
+        debug!(
+            target: LOG_TARGET,
+            topic = id.topic,
+            partition = id.partition,
+            segment = %segment.log_path.display(),
+            size_bytes = file_size,
+            "rebuilt active segment indexes from the log"
+        );
+        return Ok(());
+    };
+    warn!(
+        target: LOG_TARGET,
+        topic = id.topic,
+        partition = id.partition,
+        segment = %segment.log_path.display(),
+        position,
+        dropped_bytes = file_size - position,
+        %reason,
+        "truncating torn or corrupt log tail"
+    );
+    let path = &segment.log_path;
+    segment
+        .file
+        .set_len(position)
+        .await
+        .map_err(|error| StorageError::io("truncate segment", path, position, error))?;
+    segment
+        .file
+        .sync_data()
+        .await
+        .map_err(|error| StorageError::io("fdatasync segment", path, position, error))?;
+    Ok(())
+}
+
+/// Replays every valid batch of the segment's log into its indexes. Returns
+/// the position and reason of the first invalid batch, if any.
+async fn replay(
+    segment: &mut Segment,
+    config: &LogConfig,
+) -> Result<Option<(u64, String)>, StorageError> {
+    let file_size = segment.size_bytes;
+    segment.clear();
+    let file = segment.file.clone();
+    let path = segment.log_path.clone();
+    let mut scanner = BatchScanner::new(&file, &path, 0, file_size, SCAN_CHUNK_BYTES, true);
+    loop {
+        let found = match scanner.next().await? {
+            Scanned::End => return Ok(None),
+            Scanned::Invalid { position, reason } => {
+                return Ok(Some((position, reason.to_string())));
+            }
+            Scanned::Batch(found) => found,
+        };
+        if let Some(reason) = offset_problem(segment, found.base_offset, found.last_offset) {
+            return Ok(Some((found.position, reason)));
+        }
+        segment.record_batch(
+            WrittenBatch {
+                position: found.position,
+                base_offset: found.base_offset,
+                last_offset: found.last_offset,
+                max_timestamp_ms: found.max_timestamp_ms,
+                size_bytes: found.data.len() as u64,
+            },
+            config.index_interval_bytes,
+        );
+    }
+}
+
+/// Checks that a scanned batch continues the segment's offsets. The base
+/// offset is outside the CRC, so a damaged one passes validation.
+fn offset_problem(segment: &Segment, base_offset: u64, last_offset: u64) -> Option<String> {
+    let relative_last = last_offset.checked_sub(segment.base_offset);
+    let too_far = relative_last.is_none_or(|relative| relative > u64::from(u32::MAX));
+    if base_offset < segment.next_offset || base_offset > i64::MAX as u64 || too_far {
+        return Some(format!(
+            "batch offsets {base_offset}..={last_offset} do not follow offset {}",
+            segment.next_offset
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;
