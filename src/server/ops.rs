@@ -80,6 +80,8 @@ pub fn storage_error(err: StorageError, topic: &str, partition: u32) -> ApiError
     let code = match &err {
         StorageError::CorruptBatch { .. } => ErrorCode::CorruptBatch,
         StorageError::DiskFull { .. } => ErrorCode::DiskFull,
+        StorageError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+        StorageError::QueueFull { .. } => ErrorCode::RequestTimedOut,
         _ => ErrorCode::StorageError,
     };
     ApiError::new(code, format!("{topic}/{partition}: {err}"))
