@@ -459,4 +459,4 @@ fn check_appended(state: &State, last_offset: u64) -> Result<(), StorageError> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -270,12 +270,12 @@ async fn replay(
     }
 }
 
-/// Checks that a scanned batch continues the segment's offsets. The base
-/// offset is outside the CRC, so a damaged one passes validation.
+/// Checks that a scanned batch continues the segment's offsets exactly: the
+/// writer never leaves gaps inside a segment. The base offset is outside the
+/// CRC, so a damaged one passes validation and is caught only here.
 fn offset_problem(segment: &Segment, base_offset: u64, last_offset: u64) -> Option<String> {
-    let relative_last = last_offset.checked_sub(segment.base_offset);
-    let too_far = relative_last.is_none_or(|relative| relative > u64::from(u32::MAX));
-    if base_offset < segment.next_offset || base_offset > i64::MAX as u64 || too_far {
+    let relative_last = last_offset - segment.base_offset.min(last_offset);
+    if base_offset != segment.next_offset || relative_last > u64::from(u32::MAX) {
         return Some(format!(
             "batch offsets {base_offset}..={last_offset} do not follow offset {}",
             segment.next_offset
