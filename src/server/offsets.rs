@@ -45,6 +45,15 @@ pub fn now_ms() -> i64 {
 }
 
 impl OffsetStore {
+    /// Number of (group, topic, partition) positions stored.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     fn apply(&mut self, key: String, log_offset: u64, value: &[u8]) {
         if value.len() < 8 {
             return;
@@ -157,4 +166,25 @@ pub fn fetch(ctx: &ShardCtx, key: &str) -> ShardResult {
             },
         );
     Ok(ReplyBody::OffsetFetch(reply))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_of_commits_applies() {
+        let mut bytes = bytes::BytesMut::new();
+        for (i, offset) in [5u64, 9].iter().enumerate() {
+            let mut builder = BatchBuilder::new(0);
+            builder.push(0, Some(key("g", "t", 0).as_bytes()), Some(&offset.to_be_bytes()), &[]);
+            let mut batch = builder.finish();
+            batch::set_base_offset(&mut batch, i as u64);
+            bytes.extend_from_slice(&batch);
+        }
+        let mut store = OffsetStore::default();
+        let next = store.apply_chunk(&bytes, 0).unwrap();
+        assert_eq!(next, 2);
+        assert_eq!(store.entries[&key("g", "t", 0)].offset, 9);
+    }
 }

@@ -97,6 +97,8 @@ pub async fn load_offsets_if_owned(ctx: &Rc<ShardCtx>) -> Result<(), ApiError> {
         return Ok(());
     };
     let store = OffsetStore::load(&log).await?;
+    info!(target: "ringbus::offsets", shard = ctx.id, groups_positions = store.len(),
+          "consumer offsets loaded");
     *ctx.offsets.borrow_mut() = Some(store);
     Ok(())
 }

@@ -209,6 +209,15 @@ async fn recover_active(
             size_bytes = file_size,
             "rebuilt active segment indexes from the log"
         );
+        // Bytes that survived a process crash may still sit only in the page
+        // cache; one sync makes everything recovered count as durable.
+        let path = &segment.log_path;
+        segment
+            .file
+            .sync_data()
+            .await
+            .map_err(|error| StorageError::io("fdatasync segment", path, file_size, error))?;
+        segment.durable_bytes = segment.size_bytes;
         return Ok(());
     };
     warn!(
@@ -232,6 +241,7 @@ async fn recover_active(
         .sync_data()
         .await
         .map_err(|error| StorageError::io("fdatasync segment", path, position, error))?;
+    segment.durable_bytes = segment.size_bytes;
     Ok(())
 }
 
