@@ -14,6 +14,9 @@ use ringbus::protocol::api::{Acks, ProduceReply, ProduceRequest};
 use ringbus::protocol::batch::BatchBuilder;
 use ringbus::protocol::{ApiKey, ErrorCode};
 
+/// (partition, offset, value) of one acknowledged produce.
+type Acked = (u32, u64, Vec<u8>);
+
 fn produce_value(conn: &mut Connection, topic: &str, partition: u32, value: &[u8]) -> Result<ProduceReply, ringbus::client::ClientError> {
     let mut builder = BatchBuilder::new(ringbus::client::consumer::now_ms());
     builder.push(ringbus::client::consumer::now_ms(), None, Some(value), &[]);
@@ -53,7 +56,7 @@ fn kill9_keeps_every_acknowledged_batch() {
     let addr = broker.main_addr();
     let mut client = Client::connect(&addr).unwrap();
     client.create_topic("durable", 2, &[("durability", "always")]).unwrap();
-    let acked: Arc<Mutex<Vec<(u32, u64, Vec<u8>)>>> = Arc::default();
+    let acked: Arc<Mutex<Vec<Acked>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
     for writer in 0..4u32 {
