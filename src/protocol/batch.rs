@@ -161,12 +161,7 @@ pub fn header(buf: &[u8]) -> Result<&BatchHeader, BatchError> {
 /// the batch are ignored. The records themselves are not walked.
 pub fn validate(buf: &[u8]) -> Result<BatchInfo, BatchError> {
     let size_bytes = framed_size(buf)?;
-    let header = header(buf)?;
-    if header.magic != MAGIC_V2 {
-        return Err(BatchError::UnsupportedMagic {
-            magic: header.magic,
-        });
-    }
+    let header = header_v2(buf)?;
     if buf.len() < size_bytes {
         return Err(BatchError::Incomplete {
             need: size_bytes,
@@ -179,6 +174,25 @@ pub fn validate(buf: &[u8]) -> Result<BatchInfo, BatchError> {
         return Err(BatchError::CrcMismatch { stored, computed });
     }
     check_header_fields(header, size_bytes)
+}
+
+/// Checks the header of the batch at the start of `buf` like [`validate`],
+/// without the CRC and without needing the records in `buf`. For batches
+/// that were validated before, such as those read back from a segment.
+pub fn inspect(buf: &[u8]) -> Result<BatchInfo, BatchError> {
+    let size_bytes = framed_size(buf)?;
+    let header = header_v2(buf)?;
+    check_header_fields(header, size_bytes)
+}
+
+fn header_v2(buf: &[u8]) -> Result<&BatchHeader, BatchError> {
+    let header = header(buf)?;
+    if header.magic != MAGIC_V2 {
+        return Err(BatchError::UnsupportedMagic {
+            magic: header.magic,
+        });
+    }
+    Ok(header)
 }
 
 /// Reads the batch size from the length field once 12 bytes are present and

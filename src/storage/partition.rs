@@ -120,11 +120,15 @@ impl State {
     }
 
     pub fn active(&self) -> &Segment {
-        self.segments.last().expect("a log always has an active segment")
+        self.segments
+            .last()
+            .expect("a log always has an active segment")
     }
 
     pub fn active_mut(&mut self) -> &mut Segment {
-        self.segments.last_mut().expect("a log always has an active segment")
+        self.segments
+            .last_mut()
+            .expect("a log always has an active segment")
     }
 
     /// Asserts the offset order; a violation would expose unwritten data.
@@ -155,7 +159,10 @@ impl Partition {
         let id = LogId { topic, partition };
         let segments = recovery::recover(&dir, id, &config).await?;
         let log_start_offset = segments[0].base_offset;
-        let log_end_offset = segments.last().expect("recovery returns a segment").next_offset;
+        let log_end_offset = segments
+            .last()
+            .expect("recovery returns a segment")
+            .next_offset;
         let (exit_sender, exit_receiver) = oneshot::channel();
         let state = State {
             segments,
@@ -183,7 +190,11 @@ impl Partition {
             state: RefCell::new(state),
             wake_writer: Rc::new(Notify::default()),
         });
-        let task = writer::run(Rc::downgrade(&shared), shared.wake_writer.clone(), exit_sender);
+        let task = writer::run(
+            Rc::downgrade(&shared),
+            shared.wake_writer.clone(),
+            exit_sender,
+        );
         compio::runtime::spawn(task).detach();
         info!(
             target: LOG_TARGET,
@@ -390,7 +401,11 @@ impl Partition {
             written_end_offset: state.written_end,
             durable_end_offset: state.durable_end,
             segment_count: state.segments.len(),
-            size_bytes: state.segments.iter().map(|segment| segment.size_bytes).sum(),
+            size_bytes: state
+                .segments
+                .iter()
+                .map(|segment| segment.size_bytes)
+                .sum(),
             tail_cache_bytes: state.tail.size_bytes(),
             queued_bytes: state.queued_bytes,
             ..state.stats

@@ -60,8 +60,8 @@ pub(crate) async fn recover(
 /// Returns the base offsets of the `.log` files in `dir`, sorted.
 fn list_segments(dir: &Path) -> Result<Vec<u64>, StorageError> {
     // NOTE: compio has no directory listing; this runs once per open.
-    let entries =
-        std::fs::read_dir(dir).map_err(|error| StorageError::io("list directory", dir, 0, error))?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|error| StorageError::io("list directory", dir, 0, error))?;
     let mut bases = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|error| StorageError::io("list directory", dir, 0, error))?;

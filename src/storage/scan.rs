@@ -29,7 +29,10 @@ pub(crate) enum Scanned {
     End,
     /// The bytes at `position` are not a whole valid batch. A batch that
     /// runs past the end position is reported as [`BatchError::Incomplete`].
-    Invalid { position: u64, reason: BatchError },
+    Invalid {
+        position: u64,
+        reason: BatchError,
+    },
 }
 
 pub(crate) struct BatchScanner<'a> {

@@ -124,6 +124,22 @@ fn truncated_input_is_incomplete() {
 }
 
 #[test]
+fn inspect_skips_crc_and_records() {
+    let mut batch = sample_batch();
+    let size = batch.len();
+    let last = size - 1;
+    batch[last] ^= 1;
+    let info = inspect(&batch[..BATCH_HEADER_BYTES]).unwrap();
+    assert_eq!(info.size_bytes, size);
+    assert_eq!(info.record_count, 3);
+    batch[16] = 0;
+    assert_eq!(
+        inspect(&batch),
+        Err(BatchError::UnsupportedMagic { magic: 0 })
+    );
+}
+
+#[test]
 fn trailing_bytes_are_ignored() {
     let mut buf = sample_batch();
     let size = buf.len();
