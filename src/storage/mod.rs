@@ -48,8 +48,10 @@ pub enum Durability {
     Always,
 }
 
-/// Settings of one partition log. Units are in the names.
+/// Settings of one partition log. Units are in the names. Fields missing
+/// from a config file take their [`Default`] values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LogConfig {
     /// A segment rolls before a batch would take it past this size.
     pub segment_bytes: u64,
