@@ -123,14 +123,14 @@ pub struct AppendInfo {
 /// Whole batches returned by [`Partition::read`], as stored.
 #[derive(Debug, Clone, Default)]
 pub struct ReadResult {
-    /// One or more whole batches per chunk, sharing the cache or read buffers.
+    /// Whole batches, one or more per chunk, sharing the cache or read buffers.
     pub chunks: Vec<bytes::Bytes>,
     pub size_bytes: usize,
     pub high_watermark: u64,
     pub log_start_offset: u64,
 }
 
-/// What [`Partition::enforce_retention`] deleted.
+/// Segments and bytes deleted by [`Partition::enforce_retention`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RetentionReport {
     pub segments_deleted: usize,

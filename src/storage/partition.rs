@@ -21,7 +21,7 @@ use crate::protocol::batch;
 
 mod read;
 
-/// Most bytes appended but not yet written. Past it, appends are rejected
+/// Maximum bytes appended but not yet written. Past it, appends are rejected
 /// with [`StorageError::QueueFull`] until the writer catches up, which bounds
 /// the memory a slow disk can pin.
 pub const QUEUED_BYTES_MAX: u64 = 256 << 20;
@@ -108,6 +108,14 @@ impl Shared {
                 partition: self.partition,
             }),
         }
+    }
+}
+
+impl Drop for Shared {
+    /// Wakes the writer task so that it sees the partition is gone and ends.
+    /// Batches still queued are lost; [`Partition::close`] writes them first.
+    fn drop(&mut self) {
+        self.wake_writer.notify();
     }
 }
 

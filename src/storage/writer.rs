@@ -19,11 +19,11 @@ use super::partition::{QueuedBatch, Shared, State, Status};
 use super::segment::{Segment, WrittenBatch};
 use super::{now_ms, Durability, StorageError, LOG_TARGET};
 
-/// Most buffers in one vectored write: Linux rejects more than `UIO_MAXIOV`
+/// Maximum number of buffers in one vectored write: Linux rejects more than `UIO_MAXIOV`
 /// (1024) iovecs with EINVAL.
 const WRITE_BATCHES_MAX: usize = 1024;
 
-/// What the writer does next.
+/// Next action of the writer task.
 enum Step {
     Write,
     Sync,
@@ -108,9 +108,9 @@ async fn write_queued(shared: &Shared) {
     }
     let (batches, file, path, position) = take_write_batches(shared);
     let buffers: Vec<Bytes> = batches.iter().map(|batch| batch.data.clone()).collect();
-    // NOTE: DESIGN.md calls for O_DIRECT. These are buffered writes plus
-    // fdatasync instead, because O_DIRECT needs aligned buffers, which would
-    // force a copy of every batch out of its receive buffer.
+    // NOTE: these are buffered writes plus fdatasync, not O_DIRECT, because
+    // O_DIRECT needs aligned buffers, which would force a copy of every batch
+    // out of its receive buffer.
     let BufResult(result, _) = (&file).write_vectored_all_at(buffers, position).await;
     match result {
         Ok(()) => complete_write(shared, &batches, position),

@@ -15,7 +15,7 @@ const READ_CHUNK_BYTES_MIN: usize = 64 << 10;
 /// Largest chunk read at a time, unless one batch is larger.
 const READ_CHUNK_BYTES_MAX: usize = 16 << 20;
 
-/// Where in a segment file a read starts and stops.
+/// Byte range of a segment file that a read scans.
 struct FileRange {
     file: File,
     path: PathBuf,
@@ -163,7 +163,11 @@ impl Partition {
                 if found.base_offset >= high_watermark || !fits {
                     break;
                 }
-                chunks.push(found.data);
+                let joined = (chunks.last()).and_then(|last| scanner.join(last, &found.data));
+                match joined {
+                    Some(joined) => *chunks.last_mut().expect("joined to the last chunk") = joined,
+                    None => chunks.push(found.data),
+                }
                 size_bytes += len;
             }
             match range.next_segment_base {

@@ -90,17 +90,27 @@ pub(crate) async fn read_all(
 fn records_of(result: &ReadResult) -> Vec<(u64, String)> {
     let mut out = Vec::new();
     for chunk in &result.chunks {
-        batch::validate(chunk).unwrap();
-        for record in records(chunk) {
-            let record = record.unwrap();
-            let value = String::from_utf8(record.value.unwrap().to_vec()).unwrap();
-            out.push((record.offset, value));
+        // A chunk contains one or more whole batches.
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            let info = batch::validate(rest).unwrap();
+            for record in records(rest) {
+                let record = record.unwrap();
+                let value = String::from_utf8(record.value.unwrap().to_vec()).unwrap();
+                out.push((record.offset, value));
+            }
+            rest = &rest[info.size_bytes..];
         }
     }
+    assert_eq!(
+        result.chunks.iter().map(|chunk| chunk.len()).sum::<usize>(),
+        result.size_bytes
+    );
     out
 }
 
-/// The records `append_many(first_tag, batches)` wrote from offset `base`.
+/// Returns the records `append_many(first_tag, batches)` wrote from offset
+/// `base`.
 pub(crate) fn expected(base: u64, first_tag: u64, batches: u64) -> Vec<(u64, String)> {
     let mut out = Vec::new();
     let mut offset = base;
@@ -130,6 +140,10 @@ fn append_read_round_trip_across_segments() {
         );
 
         assert_eq!(read_all(&partition, 0, 1_000).await, expected(0, 0, 200));
+        // Adjacent batches read from a file come back as one buffer.
+        let result = partition.read(0, 1_000).await.unwrap();
+        assert_eq!(result.chunks.len(), 1);
+        assert!(records_of(&result).len() > 3);
         // A start in the middle of a batch returns that whole batch.
         let result = partition.read(301, 1).await.unwrap();
         let got = records_of(&result);
@@ -368,6 +382,23 @@ fn closed_partition_rejects_appends() {
             3,
             "reads still work"
         );
+    });
+}
+
+#[test]
+fn dropped_partition_stops_writer() {
+    let dir = TempDir::new().unwrap();
+    run(async {
+        let partition = open(dir.path(), small_config()).await;
+        let exit = partition
+            .shared
+            .state
+            .borrow_mut()
+            .writer_exit
+            .take()
+            .unwrap();
+        drop(partition);
+        assert_eq!(exit.await, Ok(()), "the writer task ended");
     });
 }
 
