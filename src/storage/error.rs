@@ -58,8 +58,8 @@ pub enum StorageError {
     Closed { topic: String, partition: u32 },
     #[error("invalid log config: {reason}")]
     InvalidConfig { reason: String },
-    /// The writer queue holds `queued_bytes`, above `limit`; the disk is
-    /// slower than the producers. Retry once earlier writes complete.
+    /// The writer queue contains `queued_bytes`, above `limit`, because the
+    /// disk is slower than the producers. Retry once earlier writes complete.
     #[error("write queue full: {queued_bytes} bytes queued, limit {limit}")]
     QueueFull { queued_bytes: u64, limit: u64 },
     /// A segment file contains bytes that are not a valid batch where one

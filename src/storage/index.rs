@@ -15,7 +15,9 @@ use zerocopy::big_endian::{I64, U32};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 /// One `.index` entry as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
 #[repr(C)]
 struct OffsetEntryBytes {
     relative_offset: U32,
@@ -23,7 +25,9 @@ struct OffsetEntryBytes {
 }
 
 /// One `.timeindex` entry as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
 #[repr(C)]
 struct TimeEntryBytes {
     timestamp_ms: I64,
@@ -102,7 +106,9 @@ impl OffsetIndex {
                 entry.relative_offset > last.relative_offset && entry.position > last.position
             });
             if !increasing || u64::from(entry.position) >= log_size_bytes {
-                return Err(format!("entry {i} ({entry:?}) is out of order or past the log end"));
+                return Err(format!(
+                    "entry {i} ({entry:?}) is out of order or past the log end"
+                ));
             }
             index.entries.push(entry);
         }
@@ -150,7 +156,9 @@ impl TimeIndex {
         let below = self
             .entries
             .partition_point(|entry| entry.timestamp_ms < timestamp_ms);
-        below.checked_sub(1).map_or(0, |i| self.entries[i].relative_offset)
+        below
+            .checked_sub(1)
+            .map_or(0, |i| self.entries[i].relative_offset)
     }
 
     /// Returns the largest timestamp indexed, if any.
@@ -191,7 +199,9 @@ impl TimeIndex {
                     && entry.relative_offset >= last.relative_offset
             });
             if !ordered || u64::from(entry.relative_offset) >= offset_span {
-                return Err(format!("entry {i} ({entry:?}) is out of order or past the segment end"));
+                return Err(format!(
+                    "entry {i} ({entry:?}) is out of order or past the segment end"
+                ));
             }
             index.entries.push(entry);
         }
@@ -248,21 +258,42 @@ mod tests {
         index.push(offset_entry(3, 100));
         index.push(offset_entry(9, 260));
         let bytes = index.encode();
-        assert!(OffsetIndex::decode(&bytes[..12], 300).is_err(), "partial entry");
-        assert!(OffsetIndex::decode(&bytes, 260).is_err(), "position past the log end");
+        assert!(
+            OffsetIndex::decode(&bytes[..12], 300).is_err(),
+            "partial entry"
+        );
+        assert!(
+            OffsetIndex::decode(&bytes, 260).is_err(),
+            "position past the log end"
+        );
         let mut swapped = bytes[8..].to_vec();
         swapped.extend_from_slice(&bytes[..8]);
-        assert!(OffsetIndex::decode(&swapped, 300).is_err(), "entries out of order");
+        assert!(
+            OffsetIndex::decode(&swapped, 300).is_err(),
+            "entries out of order"
+        );
         assert_eq!(OffsetIndex::decode(&[], 0), Ok(OffsetIndex::default()));
     }
 
     #[test]
     fn time_push_skips_older_timestamps() {
         let mut index = TimeIndex::default();
-        assert!(index.push(TimeEntry { timestamp_ms: 100, relative_offset: 0 }));
-        assert!(!index.push(TimeEntry { timestamp_ms: 100, relative_offset: 5 }));
-        assert!(!index.push(TimeEntry { timestamp_ms: 90, relative_offset: 6 }));
-        assert!(index.push(TimeEntry { timestamp_ms: 150, relative_offset: 7 }));
+        assert!(index.push(TimeEntry {
+            timestamp_ms: 100,
+            relative_offset: 0
+        }));
+        assert!(!index.push(TimeEntry {
+            timestamp_ms: 100,
+            relative_offset: 5
+        }));
+        assert!(!index.push(TimeEntry {
+            timestamp_ms: 90,
+            relative_offset: 6
+        }));
+        assert!(index.push(TimeEntry {
+            timestamp_ms: 150,
+            relative_offset: 7
+        }));
         assert_eq!(index.entries().len(), 2);
         assert_eq!(index.max_timestamp_ms(), Some(150));
     }
@@ -271,9 +302,18 @@ mod tests {
     fn time_scan_start_uses_last_entry_below() {
         let mut index = TimeIndex::default();
         assert_eq!(index.scan_start(5), 0);
-        index.push(TimeEntry { timestamp_ms: 100, relative_offset: 0 });
-        index.push(TimeEntry { timestamp_ms: 200, relative_offset: 40 });
-        index.push(TimeEntry { timestamp_ms: 300, relative_offset: 90 });
+        index.push(TimeEntry {
+            timestamp_ms: 100,
+            relative_offset: 0,
+        });
+        index.push(TimeEntry {
+            timestamp_ms: 200,
+            relative_offset: 40,
+        });
+        index.push(TimeEntry {
+            timestamp_ms: 300,
+            relative_offset: 90,
+        });
         assert_eq!(index.scan_start(50), 0);
         assert_eq!(index.scan_start(100), 0);
         assert_eq!(index.scan_start(201), 40);
@@ -284,12 +324,24 @@ mod tests {
     #[test]
     fn time_encode_decode_round_trip() {
         let mut index = TimeIndex::default();
-        index.push(TimeEntry { timestamp_ms: -5, relative_offset: 0 });
-        index.push(TimeEntry { timestamp_ms: 1_700_000_000_000, relative_offset: 12 });
+        index.push(TimeEntry {
+            timestamp_ms: -5,
+            relative_offset: 0,
+        });
+        index.push(TimeEntry {
+            timestamp_ms: 1_700_000_000_000,
+            relative_offset: 12,
+        });
         let bytes = index.encode();
         assert_eq!(bytes.len(), 24);
         assert_eq!(TimeIndex::decode(&bytes, 13), Ok(index));
-        assert!(TimeIndex::decode(&bytes, 12).is_err(), "offset past the segment");
-        assert!(TimeIndex::decode(&bytes[..20], 13).is_err(), "partial entry");
+        assert!(
+            TimeIndex::decode(&bytes, 12).is_err(),
+            "offset past the segment"
+        );
+        assert!(
+            TimeIndex::decode(&bytes[..20], 13).is_err(),
+            "partial entry"
+        );
     }
 }

@@ -48,8 +48,10 @@ pub enum Durability {
     Always,
 }
 
-/// Settings of one partition log. Units are in the names.
+/// Settings of one partition log. Units are in the names. Fields missing
+/// from a config file take their [`Default`] values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LogConfig {
     /// A segment rolls before a batch would take it past this size.
     pub segment_bytes: u64,
@@ -121,14 +123,14 @@ pub struct AppendInfo {
 /// Whole batches returned by [`Partition::read`], as stored.
 #[derive(Debug, Clone, Default)]
 pub struct ReadResult {
-    /// One or more whole batches per chunk, sharing the cache or read buffers.
+    /// Whole batches, one or more per chunk, sharing the cache or read buffers.
     pub chunks: Vec<bytes::Bytes>,
     pub size_bytes: usize,
     pub high_watermark: u64,
     pub log_start_offset: u64,
 }
 
-/// What [`Partition::enforce_retention`] deleted.
+/// Segments and bytes deleted by [`Partition::enforce_retention`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RetentionReport {
     pub segments_deleted: usize,

@@ -21,7 +21,7 @@ use crate::protocol::batch;
 
 mod read;
 
-/// Most bytes appended but not yet written. Past it, appends are rejected
+/// Maximum bytes appended but not yet written. Past it, appends are rejected
 /// with [`StorageError::QueueFull`] until the writer catches up, which bounds
 /// the memory a slow disk can pin.
 pub const QUEUED_BYTES_MAX: u64 = 256 << 20;
@@ -111,6 +111,14 @@ impl Shared {
     }
 }
 
+impl Drop for Shared {
+    /// Wakes the writer task so that it sees the partition is gone and ends.
+    /// Batches still queued are lost; [`Partition::close`] writes them first.
+    fn drop(&mut self) {
+        self.wake_writer.notify();
+    }
+}
+
 impl State {
     pub fn high_watermark(&self, durability: Durability) -> u64 {
         match durability {
@@ -120,11 +128,15 @@ impl State {
     }
 
     pub fn active(&self) -> &Segment {
-        self.segments.last().expect("a log always has an active segment")
+        self.segments
+            .last()
+            .expect("a log always has an active segment")
     }
 
     pub fn active_mut(&mut self) -> &mut Segment {
-        self.segments.last_mut().expect("a log always has an active segment")
+        self.segments
+            .last_mut()
+            .expect("a log always has an active segment")
     }
 
     /// Asserts the offset order; a violation would expose unwritten data.
@@ -155,7 +167,10 @@ impl Partition {
         let id = LogId { topic, partition };
         let segments = recovery::recover(&dir, id, &config).await?;
         let log_start_offset = segments[0].base_offset;
-        let log_end_offset = segments.last().expect("recovery returns a segment").next_offset;
+        let log_end_offset = segments
+            .last()
+            .expect("recovery returns a segment")
+            .next_offset;
         let (exit_sender, exit_receiver) = oneshot::channel();
         let state = State {
             segments,
@@ -183,7 +198,11 @@ impl Partition {
             state: RefCell::new(state),
             wake_writer: Rc::new(Notify::default()),
         });
-        let task = writer::run(Rc::downgrade(&shared), shared.wake_writer.clone(), exit_sender);
+        let task = writer::run(
+            Rc::downgrade(&shared),
+            shared.wake_writer.clone(),
+            exit_sender,
+        );
         compio::runtime::spawn(task).detach();
         info!(
             target: LOG_TARGET,
@@ -390,7 +409,11 @@ impl Partition {
             written_end_offset: state.written_end,
             durable_end_offset: state.durable_end,
             segment_count: state.segments.len(),
-            size_bytes: state.segments.iter().map(|segment| segment.size_bytes).sum(),
+            size_bytes: state
+                .segments
+                .iter()
+                .map(|segment| segment.size_bytes)
+                .sum(),
             tail_cache_bytes: state.tail.size_bytes(),
             queued_bytes: state.queued_bytes,
             ..state.stats

@@ -60,8 +60,8 @@ pub(crate) async fn recover(
 /// Returns the base offsets of the `.log` files in `dir`, sorted.
 fn list_segments(dir: &Path) -> Result<Vec<u64>, StorageError> {
     // NOTE: compio has no directory listing; this runs once per open.
-    let entries =
-        std::fs::read_dir(dir).map_err(|error| StorageError::io("list directory", dir, 0, error))?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|error| StorageError::io("list directory", dir, 0, error))?;
     let mut bases = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|error| StorageError::io("list directory", dir, 0, error))?;
@@ -123,7 +123,7 @@ async fn load_indexes(
     let time_index = TimeIndex::decode(&time_bytes, offset_span)
         .map_err(|reason| format!("{}: {reason}", time_index_path.display()))?;
 
-    // A sealed time index always holds the max timestamp of a non-empty
+    // A sealed time index always contains the max timestamp of a non-empty
     // segment, and an offset index of a long segment is never empty. Empty
     // files there mean a write was cut short.
     let long_segment = segment.size_bytes > 2 * u64::from(config.index_interval_bytes);

@@ -16,7 +16,11 @@ use super::{LogConfig, RetentionReport, StorageError, LOG_TARGET};
 
 /// Returns how many of the oldest segments retention deletes. The active
 /// (last) segment is never counted.
-pub(crate) fn expired_segment_count(segments: &[Segment], config: &LogConfig, now_ms: i64) -> usize {
+pub(crate) fn expired_segment_count(
+    segments: &[Segment],
+    config: &LogConfig,
+    now_ms: i64,
+) -> usize {
     let closed = &segments[..segments.len().saturating_sub(1)];
     let by_time = config.retention_ms.map_or(0, |retention_ms| {
         let cutoff_ms = now_ms.saturating_sub(i64::try_from(retention_ms).unwrap_or(i64::MAX));
@@ -55,7 +59,11 @@ fn newest_timestamp_ms(segment: &Segment) -> i64 {
 
 /// Deletes a removed segment's files. A missing index file is fine, since
 /// indexes are rebuilt when absent.
-pub(crate) async fn delete_files(dir: &Path, segment: &Segment, id: LogId<'_>) -> Result<(), StorageError> {
+pub(crate) async fn delete_files(
+    dir: &Path,
+    segment: &Segment,
+    id: LogId<'_>,
+) -> Result<(), StorageError> {
     for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
         let path = segment_path(dir, segment.base_offset, suffix);
         match compio::fs::remove_file(&path).await {
@@ -88,7 +96,10 @@ impl Partition {
             let count = expired_segment_count(&state.segments, &shared.config, now_ms);
             let removed: Vec<Segment> = state.segments.drain(..count).collect();
             let log_start_offset = state.segments[0].base_offset;
-            assert!(log_start_offset >= state.log_start_offset, "log start offset moved back");
+            assert!(
+                log_start_offset >= state.log_start_offset,
+                "log start offset moved back"
+            );
             state.log_start_offset = log_start_offset;
             state.tail.drop_before(log_start_offset);
             state.check_offsets();

@@ -21,7 +21,7 @@ pub(crate) struct ScannedBatch {
     pub data: Bytes,
 }
 
-/// What the scanner found next.
+/// Result of one scanner step.
 #[derive(Debug)]
 pub(crate) enum Scanned {
     Batch(ScannedBatch),
@@ -29,7 +29,10 @@ pub(crate) enum Scanned {
     End,
     /// The bytes at `position` are not a whole valid batch. A batch that
     /// runs past the end position is reported as [`BatchError::Incomplete`].
-    Invalid { position: u64, reason: BatchError },
+    Invalid {
+        position: u64,
+        reason: BatchError,
+    },
 }
 
 pub(crate) struct BatchScanner<'a> {
@@ -119,6 +122,25 @@ impl<'a> BatchScanner<'a> {
                 data,
             }));
         }
+    }
+
+    /// Returns one buffer covering `first` and `second` when both are
+    /// adjacent slices of the current chunk, so readers hand fewer buffers
+    /// to the socket.
+    pub fn join(&self, first: &Bytes, second: &Bytes) -> Option<Bytes> {
+        let chunk_start = self.chunk.as_ptr() as usize;
+        let chunk_end = chunk_start + self.chunk.len();
+        let first_start = first.as_ptr() as usize;
+        let second_start = second.as_ptr() as usize;
+        let second_end = second_start + second.len();
+        let adjacent = first_start + first.len() == second_start;
+        if first_start < chunk_start || second_end > chunk_end || !adjacent {
+            return None;
+        }
+        Some(
+            self.chunk
+                .slice(first_start - chunk_start..second_end - chunk_start),
+        )
     }
 
     /// Reads a new chunk starting at `position` with at least `need` bytes.

@@ -100,7 +100,13 @@ impl Segment {
             .or_else(|_| metadata.modified())
             .map(system_time_ms)
             .unwrap_or_else(|_| super::now_ms());
-        Ok(Self::new(base_offset, log_path, file, metadata.len(), created_ms))
+        Ok(Self::new(
+            base_offset,
+            log_path,
+            file,
+            metadata.len(),
+            created_ms,
+        ))
     }
 
     fn new(base_offset: u64, log_path: PathBuf, file: File, size_bytes: u64, now_ms: i64) -> Self {
@@ -134,8 +140,14 @@ impl Segment {
     /// offsets, and adds index entries once `index_interval_bytes` have
     /// passed since the last entry.
     pub fn record_batch(&mut self, batch: WrittenBatch, index_interval_bytes: u32) {
-        assert_eq!(batch.position, self.size_bytes, "batches are recorded in file order");
-        assert!(batch.base_offset >= self.next_offset, "offsets must increase");
+        assert_eq!(
+            batch.position, self.size_bytes,
+            "batches are recorded in file order"
+        );
+        assert!(
+            batch.base_offset >= self.next_offset,
+            "offsets must increase"
+        );
         let relative_offset = self.relative_offset(batch.base_offset);
         if batch.max_timestamp_ms > self.max_timestamp_ms {
             self.max_timestamp_ms = batch.max_timestamp_ms;
@@ -209,10 +221,16 @@ impl Segment {
     }
 
     /// Sets indexes loaded from files for a closed segment.
-    pub fn set_loaded_indexes(&mut self, offset_index: OffsetIndex, time_index: TimeIndex, next_offset: u64) {
+    pub fn set_loaded_indexes(
+        &mut self,
+        offset_index: OffsetIndex,
+        time_index: TimeIndex,
+        next_offset: u64,
+    ) {
         if let Some(max_timestamp_ms) = time_index.max_timestamp_ms() {
             self.max_timestamp_ms = max_timestamp_ms;
-            self.max_timestamp_relative_offset = time_index.entries().last().map_or(0, |e| e.relative_offset);
+            self.max_timestamp_relative_offset =
+                time_index.entries().last().map_or(0, |e| e.relative_offset);
         }
         self.offset_index = offset_index;
         self.time_index = time_index;
@@ -253,7 +271,9 @@ pub(crate) async fn read_exact_at(
 }
 
 fn system_time_ms(time: std::time::SystemTime) -> i64 {
-    let since_epoch = time.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let since_epoch = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 

@@ -40,12 +40,17 @@ impl TailCache {
     /// Adds the newest batch and evicts the oldest ones over the budget.
     pub fn push(&mut self, batch: CachedBatch) {
         if let Some(last) = self.batches.back() {
-            assert!(batch.base_offset > last.last_offset, "tail cache batches must be in order");
+            assert!(
+                batch.base_offset > last.last_offset,
+                "tail cache batches must be in order"
+            );
         }
         self.size_bytes += batch.data.len() as u64;
         self.batches.push_back(batch);
         while self.size_bytes > self.capacity_bytes {
-            let Some(evicted) = self.batches.pop_front() else { break };
+            let Some(evicted) = self.batches.pop_front() else {
+                break;
+            };
             self.size_bytes -= evicted.data.len() as u64;
         }
     }
@@ -53,12 +58,19 @@ impl TailCache {
     /// Returns whole batches from the one containing `offset`, below
     /// `visible_end`, up to `max_bytes` but at least one batch. Returns
     /// `None` when `offset` is older than the cache.
-    pub fn read(&self, offset: u64, max_bytes: usize, visible_end: u64) -> Option<(Vec<Bytes>, usize)> {
+    pub fn read(
+        &self,
+        offset: u64,
+        max_bytes: usize,
+        visible_end: u64,
+    ) -> Option<(Vec<Bytes>, usize)> {
         let first = self.batches.front()?;
         if offset < first.base_offset {
             return None;
         }
-        let start = self.batches.partition_point(|batch| batch.last_offset < offset);
+        let start = self
+            .batches
+            .partition_point(|batch| batch.last_offset < offset);
         let mut chunks = Vec::new();
         let mut size_bytes = 0;
         for batch in self.batches.range(start..) {
@@ -75,7 +87,11 @@ impl TailCache {
 
     /// Drops every batch at or after `offset` (a failed write).
     pub fn truncate_from(&mut self, offset: u64) {
-        while self.batches.back().is_some_and(|batch| batch.base_offset >= offset) {
+        while self
+            .batches
+            .back()
+            .is_some_and(|batch| batch.base_offset >= offset)
+        {
             let dropped = self.batches.pop_back().expect("checked above");
             self.size_bytes -= dropped.data.len() as u64;
         }
@@ -83,7 +99,11 @@ impl TailCache {
 
     /// Drops every batch that ends before `offset` (retention).
     pub fn drop_before(&mut self, offset: u64) {
-        while self.batches.front().is_some_and(|batch| batch.last_offset < offset) {
+        while self
+            .batches
+            .front()
+            .is_some_and(|batch| batch.last_offset < offset)
+        {
             let dropped = self.batches.pop_front().expect("checked above");
             self.size_bytes -= dropped.data.len() as u64;
         }
@@ -115,7 +135,11 @@ mod tests {
         assert_eq!(size, 300);
 
         let (chunks, size) = cache.read(15, 150, 21).unwrap();
-        assert_eq!((chunks.len(), size), (1, 100), "max_bytes cuts at a batch boundary");
+        assert_eq!(
+            (chunks.len(), size),
+            (1, 100),
+            "max_bytes cuts at a batch boundary"
+        );
 
         let (chunks, _) = cache.read(15, 10, 21).unwrap();
         assert_eq!(chunks.len(), 1, "at least one batch even over max_bytes");

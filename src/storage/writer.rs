@@ -19,11 +19,11 @@ use super::partition::{QueuedBatch, Shared, State, Status};
 use super::segment::{Segment, WrittenBatch};
 use super::{now_ms, Durability, StorageError, LOG_TARGET};
 
-/// Most buffers in one vectored write: Linux rejects more than `UIO_MAXIOV`
+/// Maximum number of buffers in one vectored write: Linux rejects more than `UIO_MAXIOV`
 /// (1024) iovecs with EINVAL.
 const WRITE_BATCHES_MAX: usize = 1024;
 
-/// What the writer does next.
+/// Next action of the writer task.
 enum Step {
     Write,
     Sync,
@@ -38,7 +38,9 @@ enum Step {
 /// the task ends, so `close` can wait for the last write.
 pub(super) async fn run(shared: Weak<Shared>, wake: Rc<Notify>, exit: oneshot::Sender<()>) {
     loop {
-        let Some(shared) = shared.upgrade() else { break };
+        let Some(shared) = shared.upgrade() else {
+            break;
+        };
         match next_step(&shared) {
             Step::Write => write_queued(&shared).await,
             Step::Sync => sync(&shared).await,
@@ -75,8 +77,8 @@ fn next_step(shared: &Shared) -> Step {
     }
     let unsynced = state.written_end > state.durable_end;
     let interval = Duration::from_millis(shared.config.flush_interval_ms);
-    let interval_due = shared.config.durability == Durability::Interval
-        && state.last_sync.elapsed() >= interval;
+    let interval_due =
+        shared.config.durability == Durability::Interval && state.last_sync.elapsed() >= interval;
     let sync_requested = shared.config.durability == Durability::Always
         || !state.durable_waiters.is_empty()
         || !state.flush_waiters.is_empty()
@@ -106,9 +108,9 @@ async fn write_queued(shared: &Shared) {
     }
     let (batches, file, path, position) = take_write_batches(shared);
     let buffers: Vec<Bytes> = batches.iter().map(|batch| batch.data.clone()).collect();
-    // NOTE: DESIGN.md calls for O_DIRECT. These are buffered writes plus
-    // fdatasync instead, because O_DIRECT needs aligned buffers, which would
-    // force a copy of every batch out of its receive buffer.
+    // NOTE: these are buffered writes plus fdatasync, not O_DIRECT, because
+    // O_DIRECT needs aligned buffers, which would force a copy of every batch
+    // out of its receive buffer.
     let BufResult(result, _) = (&file).write_vectored_all_at(buffers, position).await;
     match result {
         Ok(()) => complete_write(shared, &batches, position),
@@ -242,10 +244,18 @@ async fn sync(shared: &Shared) {
     let (file, path, size_bytes, written_end) = {
         let state = shared.state.borrow();
         let active = state.active();
-        (active.file.clone(), active.log_path.clone(), active.size_bytes, state.written_end)
+        (
+            active.file.clone(),
+            active.log_path.clone(),
+            active.size_bytes,
+            state.written_end,
+        )
     };
     if let Err(error) = file.sync_data().await {
-        fail(shared, StorageError::io("fdatasync segment", &path, size_bytes, error));
+        fail(
+            shared,
+            StorageError::io("fdatasync segment", &path, size_bytes, error),
+        );
         return;
     }
     let mut state = shared.state.borrow_mut();
@@ -285,7 +295,10 @@ async fn roll(shared: &Shared) {
         )
     };
     if let Err(error) = old_file.sync_data().await {
-        fail(shared, StorageError::io("fdatasync segment", &old_path, old_size, error));
+        fail(
+            shared,
+            StorageError::io("fdatasync segment", &old_path, old_size, error),
+        );
         return;
     }
     if let Err(error) = index_files.write().await {
@@ -376,3 +389,6 @@ fn fail(shared: &Shared, cause: StorageError) {
     }
     state.data_waiters.wake_all();
 }
+
+#[cfg(test)]
+mod tests;

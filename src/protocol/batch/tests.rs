@@ -133,7 +133,10 @@ fn inspect_skips_crc_and_records() {
     assert_eq!(info.size_bytes, size);
     assert_eq!(info.record_count, 3);
     batch[16] = 0;
-    assert_eq!(inspect(&batch), Err(BatchError::UnsupportedMagic { magic: 0 }));
+    assert_eq!(
+        inspect(&batch),
+        Err(BatchError::UnsupportedMagic { magic: 0 })
+    );
 }
 
 #[test]

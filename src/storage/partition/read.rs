@@ -15,7 +15,7 @@ const READ_CHUNK_BYTES_MIN: usize = 64 << 10;
 /// Largest chunk read at a time, unless one batch is larger.
 const READ_CHUNK_BYTES_MAX: usize = 16 << 20;
 
-/// Where in a segment file a read starts and stops.
+/// Byte range of a segment file that a read scans.
 struct FileRange {
     file: File,
     path: PathBuf,
@@ -69,7 +69,10 @@ impl Partition {
     pub async fn offset_for_timestamp(&self, ts_ms: i64) -> Result<Option<u64>, StorageError> {
         let mut cursor = {
             let state = self.shared.state.borrow();
-            let segment = state.segments.iter().find(|segment| segment.max_timestamp_ms >= ts_ms);
+            let segment = state
+                .segments
+                .iter()
+                .find(|segment| segment.max_timestamp_ms >= ts_ms);
             let Some(segment) = segment else {
                 return Ok(None);
             };
@@ -85,11 +88,19 @@ impl Partition {
                 (range, state.high_watermark(self.shared.config.durability))
             };
             let chunk_bytes = READ_CHUNK_BYTES_MIN;
-            let mut scanner =
-                BatchScanner::new(&range.file, &range.path, range.start, range.end, chunk_bytes, false);
+            let mut scanner = BatchScanner::new(
+                &range.file,
+                &range.path,
+                range.start,
+                range.end,
+                chunk_bytes,
+                false,
+            );
             loop {
                 match scanner.next().await? {
-                    Scanned::Batch(found) if found.base_offset >= high_watermark => return Ok(None),
+                    Scanned::Batch(found) if found.base_offset >= high_watermark => {
+                        return Ok(None)
+                    }
                     Scanned::Batch(found) if found.max_timestamp_ms >= ts_ms => {
                         return Ok(Some(found.base_offset));
                     }
@@ -128,8 +139,14 @@ impl Partition {
             };
             let mut chunks = Vec::new();
             let mut size_bytes = 0;
-            let mut scanner =
-                BatchScanner::new(&range.file, &range.path, range.start, range.end, chunk_bytes, false);
+            let mut scanner = BatchScanner::new(
+                &range.file,
+                &range.path,
+                range.start,
+                range.end,
+                chunk_bytes,
+                false,
+            );
             loop {
                 let found = match scanner.next().await? {
                     Scanned::Batch(found) => found,
@@ -146,7 +163,11 @@ impl Partition {
                 if found.base_offset >= high_watermark || !fits {
                     break;
                 }
-                chunks.push(found.data);
+                let joined = (chunks.last()).and_then(|last| scanner.join(last, &found.data));
+                match joined {
+                    Some(joined) => *chunks.last_mut().expect("joined to the last chunk") = joined,
+                    None => chunks.push(found.data),
+                }
                 size_bytes += len;
             }
             match range.next_segment_base {

@@ -41,7 +41,9 @@ pub(crate) fn make_batch(tag: u64, count: usize, timestamp_ms: i64) -> BytesMut 
 }
 
 pub(crate) async fn open(dir: &Path, config: LogConfig) -> Partition {
-    Partition::open(dir.to_path_buf(), "orders", 3, config).await.unwrap()
+    Partition::open(dir.to_path_buf(), "orders", 3, config)
+        .await
+        .unwrap()
 }
 
 /// Appends `batches` batches of 3 records, tags `first_tag..`, and waits
@@ -49,7 +51,9 @@ pub(crate) async fn open(dir: &Path, config: LogConfig) -> Partition {
 pub(crate) async fn append_many(partition: &Partition, first_tag: u64, batches: u64) -> u64 {
     let mut last_offset = 0;
     for tag in first_tag..first_tag + batches {
-        let info = partition.append(make_batch(tag, 3, 1_000 + tag as i64)).unwrap();
+        let info = partition
+            .append(make_batch(tag, 3, 1_000 + tag as i64))
+            .unwrap();
         last_offset = info.last_offset;
     }
     partition.wait_written(last_offset).await.unwrap();
@@ -58,7 +62,11 @@ pub(crate) async fn append_many(partition: &Partition, first_tag: u64, batches: 
 
 /// Reads everything from `from` to the high watermark and returns each
 /// record's offset and value.
-pub(crate) async fn read_all(partition: &Partition, from: u64, max_bytes: usize) -> Vec<(u64, String)> {
+pub(crate) async fn read_all(
+    partition: &Partition,
+    from: u64,
+    max_bytes: usize,
+) -> Vec<(u64, String)> {
     let mut out = Vec::new();
     let mut offset = from;
     loop {
@@ -67,7 +75,11 @@ pub(crate) async fn read_all(partition: &Partition, from: u64, max_bytes: usize)
             break;
         }
         for record in records_of(&result) {
-            assert!(record.0 >= offset, "read returned offset {} before {offset}", record.0);
+            assert!(
+                record.0 >= offset,
+                "read returned offset {} before {offset}",
+                record.0
+            );
             out.push(record);
         }
         offset = out.last().unwrap().0 + 1;
@@ -78,17 +90,27 @@ pub(crate) async fn read_all(partition: &Partition, from: u64, max_bytes: usize)
 fn records_of(result: &ReadResult) -> Vec<(u64, String)> {
     let mut out = Vec::new();
     for chunk in &result.chunks {
-        batch::validate(chunk).unwrap();
-        for record in records(chunk) {
-            let record = record.unwrap();
-            let value = String::from_utf8(record.value.unwrap().to_vec()).unwrap();
-            out.push((record.offset, value));
+        // A chunk contains one or more whole batches.
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            let info = batch::validate(rest).unwrap();
+            for record in records(rest) {
+                let record = record.unwrap();
+                let value = String::from_utf8(record.value.unwrap().to_vec()).unwrap();
+                out.push((record.offset, value));
+            }
+            rest = &rest[info.size_bytes..];
         }
     }
+    assert_eq!(
+        result.chunks.iter().map(|chunk| chunk.len()).sum::<usize>(),
+        result.size_bytes
+    );
     out
 }
 
-/// The records `append_many(first_tag, batches)` wrote from offset `base`.
+/// Returns the records `append_many(first_tag, batches)` wrote from offset
+/// `base`.
 pub(crate) fn expected(base: u64, first_tag: u64, batches: u64) -> Vec<(u64, String)> {
     let mut out = Vec::new();
     let mut offset = base;
@@ -111,9 +133,17 @@ fn append_read_round_trip_across_segments() {
         assert_eq!(partition.log_end_offset(), 600);
         assert_eq!(partition.high_watermark(), 600);
         let stats = partition.stats();
-        assert!(stats.segment_count >= 4, "expected many segments, got {}", stats.segment_count);
+        assert!(
+            stats.segment_count >= 4,
+            "expected many segments, got {}",
+            stats.segment_count
+        );
 
         assert_eq!(read_all(&partition, 0, 1_000).await, expected(0, 0, 200));
+        // Adjacent batches read from a file come back as one buffer.
+        let result = partition.read(0, 1_000).await.unwrap();
+        assert_eq!(result.chunks.len(), 1);
+        assert!(records_of(&result).len() > 3);
         // A start in the middle of a batch returns that whole batch.
         let result = partition.read(301, 1).await.unwrap();
         let got = records_of(&result);
@@ -150,7 +180,11 @@ fn read_bounds_and_empty_reads() {
         assert_eq!(at_end.high_watermark, 6);
         assert!(matches!(
             partition.read(7, 1_000).await,
-            Err(StorageError::OffsetOutOfRange { offset: 7, log_start_offset: 0, log_end_offset: 6 })
+            Err(StorageError::OffsetOutOfRange {
+                offset: 7,
+                log_start_offset: 0,
+                log_end_offset: 6
+            })
         ));
         partition.close().await.unwrap();
     });
@@ -219,7 +253,11 @@ fn append_assigns_offsets_to_each_batch() {
         assert_eq!(info.record_count, 6);
         assert_eq!(info.max_timestamp_ms, 30);
         partition.wait_written(5).await.unwrap();
-        let offsets: Vec<u64> = read_all(&partition, 0, 1_000).await.iter().map(|r| r.0).collect();
+        let offsets: Vec<u64> = read_all(&partition, 0, 1_000)
+            .await
+            .iter()
+            .map(|r| r.0)
+            .collect();
         assert_eq!(offsets, [0, 1, 2, 3, 4, 5]);
         partition.close().await.unwrap();
     });
@@ -231,13 +269,19 @@ fn segment_rolls_by_size() {
     run(async {
         let partition = open(dir.path(), small_config()).await;
         append_many(&partition, 0, 100).await;
-        let state = partition.shared.state.borrow();
-        assert!(state.segments.len() > 2);
-        for pair in state.segments.windows(2) {
-            assert!(pair[0].size_bytes <= 4096, "closed segment of {} bytes", pair[0].size_bytes);
-            assert_eq!(pair[0].next_offset, pair[1].base_offset, "segments are contiguous");
+        let segments: Vec<(u64, u64, u64)> = partition
+            .shared
+            .state
+            .borrow()
+            .segments
+            .iter()
+            .map(|s| (s.base_offset, s.next_offset, s.size_bytes))
+            .collect();
+        assert!(segments.len() > 2);
+        for pair in segments.windows(2) {
+            assert!(pair[0].2 <= 4096, "closed segment of {} bytes", pair[0].2);
+            assert_eq!(pair[0].1, pair[1].0, "segments are contiguous");
         }
-        drop(state);
         partition.close().await.unwrap();
     });
 }
@@ -274,11 +318,11 @@ fn oversized_batch_gets_own_segment() {
         let info = partition.append(builder.finish()).unwrap();
         partition.wait_written(info.last_offset).await.unwrap();
         append_many(&partition, 1, 1).await;
-        let state = partition.shared.state.borrow();
-        let sizes: Vec<u64> = state.segments.iter().map(|s| s.size_bytes).collect();
+        let sizes: Vec<u64> = (partition.shared.state.borrow().segments.iter())
+            .map(|s| s.size_bytes)
+            .collect();
         assert_eq!(sizes.len(), 3, "sizes {sizes:?}");
         assert!(sizes[1] > 4096);
-        drop(state);
         let result = partition.read(3, 10).await.unwrap();
         assert_eq!(result.chunks.len(), 1);
         assert!(result.size_bytes > 6_000);
@@ -333,7 +377,28 @@ fn closed_partition_rejects_appends() {
             other.append(make_batch(1, 1, 0)),
             Err(StorageError::Closed { partition: 3, .. })
         ));
-        assert_eq!(read_all(&other, 0, 1_000).await.len(), 3, "reads still work");
+        assert_eq!(
+            read_all(&other, 0, 1_000).await.len(),
+            3,
+            "reads still work"
+        );
+    });
+}
+
+#[test]
+fn dropped_partition_stops_writer() {
+    let dir = TempDir::new().unwrap();
+    run(async {
+        let partition = open(dir.path(), small_config()).await;
+        let exit = partition
+            .shared
+            .state
+            .borrow_mut()
+            .writer_exit
+            .take()
+            .unwrap();
+        drop(partition);
+        assert_eq!(exit.await, Ok(()), "the writer task ended");
     });
 }
 
@@ -347,7 +412,11 @@ fn always_durability_hides_unsynced() {
         };
         let partition = open(dir.path(), config).await;
         let info = partition.append(make_batch(0, 3, 0)).unwrap();
-        assert_eq!(partition.high_watermark(), 0, "not visible before fdatasync");
+        assert_eq!(
+            partition.high_watermark(),
+            0,
+            "not visible before fdatasync"
+        );
         assert!(partition.read(0, 1_000).await.unwrap().chunks.is_empty());
         partition.wait_durable(info.last_offset).await.unwrap();
         assert_eq!(partition.high_watermark(), 3);
@@ -428,7 +497,13 @@ fn flush_writes_active_indexes() {
         partition.flush().await.unwrap();
         assert_eq!(partition.stats().durable_end_offset, 120);
         let index = std::fs::read(dir.path().join("00000000000000000000.index")).unwrap();
-        let expected_index = partition.shared.state.borrow().active().offset_index.encode();
+        let expected_index = partition
+            .shared
+            .state
+            .borrow()
+            .active()
+            .offset_index
+            .encode();
         assert!(!index.is_empty());
         assert_eq!(index, expected_index);
         partition.close().await.unwrap();
@@ -444,10 +519,22 @@ fn offset_for_timestamp_finds_first_batch() {
         append_many(&partition, 0, 100).await;
         assert!(partition.stats().segment_count > 2);
         assert_eq!(partition.offset_for_timestamp(0).await.unwrap(), Some(0));
-        assert_eq!(partition.offset_for_timestamp(1_000).await.unwrap(), Some(0));
-        assert_eq!(partition.offset_for_timestamp(1_001).await.unwrap(), Some(3));
-        assert_eq!(partition.offset_for_timestamp(1_050).await.unwrap(), Some(150));
-        assert_eq!(partition.offset_for_timestamp(1_099).await.unwrap(), Some(297));
+        assert_eq!(
+            partition.offset_for_timestamp(1_000).await.unwrap(),
+            Some(0)
+        );
+        assert_eq!(
+            partition.offset_for_timestamp(1_001).await.unwrap(),
+            Some(3)
+        );
+        assert_eq!(
+            partition.offset_for_timestamp(1_050).await.unwrap(),
+            Some(150)
+        );
+        assert_eq!(
+            partition.offset_for_timestamp(1_099).await.unwrap(),
+            Some(297)
+        );
         assert_eq!(partition.offset_for_timestamp(1_100).await.unwrap(), None);
 
         // Out-of-order timestamps: the first batch reaching the target wins.
@@ -455,12 +542,22 @@ fn offset_for_timestamp_finds_first_batch() {
         partition.append(make_batch(501, 1, 4_000)).unwrap();
         let last = partition.append(make_batch(502, 1, 6_000)).unwrap();
         partition.wait_written(last.last_offset).await.unwrap();
-        assert_eq!(partition.offset_for_timestamp(4_500).await.unwrap(), Some(info.base_offset));
-        assert_eq!(partition.offset_for_timestamp(5_001).await.unwrap(), Some(last.base_offset));
+        assert_eq!(
+            partition.offset_for_timestamp(4_500).await.unwrap(),
+            Some(info.base_offset)
+        );
+        assert_eq!(
+            partition.offset_for_timestamp(5_001).await.unwrap(),
+            Some(last.base_offset)
+        );
 
         partition.close().await.unwrap();
         let partition = open(dir.path(), small_config()).await;
-        assert_eq!(partition.offset_for_timestamp(1_050).await.unwrap(), Some(150), "after reopen");
+        assert_eq!(
+            partition.offset_for_timestamp(1_050).await.unwrap(),
+            Some(150),
+            "after reopen"
+        );
         partition.close().await.unwrap();
     });
 }
@@ -476,13 +573,24 @@ fn retention_by_bytes_moves_start() {
         let partition = open(dir.path(), config).await;
         append_many(&partition, 0, 200).await;
         let before = partition.stats();
-        let report = partition.enforce_retention(crate::storage::now_ms()).await.unwrap();
+        let report = partition
+            .enforce_retention(crate::storage::now_ms())
+            .await
+            .unwrap();
         let after = partition.stats();
         assert!(report.segments_deleted > 0);
-        assert_eq!(after.segment_count, before.segment_count - report.segments_deleted);
+        assert_eq!(
+            after.segment_count,
+            before.segment_count - report.segments_deleted
+        );
         assert_eq!(after.size_bytes, before.size_bytes - report.bytes_deleted);
-        assert!(after.size_bytes >= 3 * 4096, "retention keeps at least retention_bytes");
-        assert!(after.size_bytes - partition.shared.state.borrow().segments[0].size_bytes < 3 * 4096);
+        assert!(
+            after.size_bytes >= 3 * 4096,
+            "retention keeps at least retention_bytes"
+        );
+        assert!(
+            after.size_bytes - partition.shared.state.borrow().segments[0].size_bytes < 3 * 4096
+        );
         assert_eq!(report.log_start_offset, after.log_start_offset);
         assert!(after.log_start_offset > 0);
         assert!(matches!(
@@ -498,7 +606,11 @@ fn retention_by_bytes_moves_start() {
 
         partition.close().await.unwrap();
         let partition = open(dir.path(), small_config()).await;
-        assert_eq!(partition.log_start_offset(), start, "start survives a reopen");
+        assert_eq!(
+            partition.log_start_offset(),
+            start,
+            "start survives a reopen"
+        );
         partition.close().await.unwrap();
     });
 }
@@ -516,17 +628,22 @@ fn retention_by_time_moves_start() {
         append_many(&partition, 0, 60).await;
         let mut last = 0;
         for tag in 60..120 {
-            last = partition.append(make_batch(tag, 3, 1_000_000)).unwrap().last_offset;
+            last = partition
+                .append(make_batch(tag, 3, 1_000_000))
+                .unwrap()
+                .last_offset;
         }
         partition.wait_written(last).await.unwrap();
 
         let report = partition.enforce_retention(1_005_000).await.unwrap();
         assert!(report.segments_deleted > 0);
         let start = partition.log_start_offset();
-        assert!(start <= 180, "no segment with new batches is deleted, start {start}");
-        let state = partition.shared.state.borrow();
-        assert!(state.segments[0].max_timestamp_ms >= 1_000_000 - 10_000);
-        drop(state);
+        assert!(
+            start <= 180,
+            "no segment with new batches is deleted, start {start}"
+        );
+        let oldest_max_timestamp_ms = partition.shared.state.borrow().segments[0].max_timestamp_ms;
+        assert!(oldest_max_timestamp_ms >= 1_000_000 - 10_000);
         let nothing = partition.enforce_retention(1_005_000).await.unwrap();
         assert_eq!(nothing.segments_deleted, 0);
         partition.close().await.unwrap();
