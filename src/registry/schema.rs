@@ -111,7 +111,9 @@ impl ParsedSchema {
 pub enum SchemaError {
     /// The text is not valid JSON (Avro and JSON Schema) or not valid
     /// `.proto` syntax. `line` and `column` are 1-based.
-    #[error("invalid {schema_type} schema: syntax error at line {line}, column {column}: {message}")]
+    #[error(
+        "invalid {schema_type} schema: syntax error at line {line}, column {column}: {message}"
+    )]
     Syntax {
         schema_type: SchemaType,
         line: usize,

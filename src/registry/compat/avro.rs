@@ -9,8 +9,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use apache_avro::schema::{
-    Alias, EnumSchema, FixedSchema, InnerDecimalSchema, Name, RecordField, RecordSchema,
-    UuidSchema,
+    Alias, EnumSchema, FixedSchema, InnerDecimalSchema, Name, RecordField, RecordSchema, UuidSchema,
 };
 use apache_avro::Schema;
 
@@ -180,7 +179,12 @@ impl<'a> Checker<'a> {
     }
 
     /// Checks a pair one path token below the current location.
-    fn check_at(&mut self, token: &str, reader: &'a Schema, writer: &'a Schema) -> Vec<Incompatibility> {
+    fn check_at(
+        &mut self,
+        token: &str,
+        reader: &'a Schema,
+        writer: &'a Schema,
+    ) -> Vec<Incompatibility> {
         self.location.push(token.to_string());
         let result = self.check_pair(reader, writer);
         self.location.pop();
@@ -188,9 +192,12 @@ impl<'a> Checker<'a> {
     }
 
     fn check_pair(&mut self, reader: &'a Schema, writer: &'a Schema) -> Vec<Incompatibility> {
-        let (Some(reader), Some(writer)) = (self.resolve(reader, true), self.resolve(writer, false))
+        let (Some(reader), Some(writer)) =
+            (self.resolve(reader, true), self.resolve(writer, false))
         else {
-            return vec![self.incompatible("UNRESOLVED_REFERENCE", "a named type is not defined".into())];
+            return vec![
+                self.incompatible("UNRESOLVED_REFERENCE", "a named type is not defined".into())
+            ];
         };
         let key = name_and_aliases(reader).zip(name_and_aliases(writer));
         let Some(((reader_name, _), (writer_name, _))) = key else {
@@ -205,12 +212,17 @@ impl<'a> Checker<'a> {
         }
         self.results.insert((reader_name, writer_name), None);
         let result = self.compare(reader, writer);
-        self.results.insert((reader_name, writer_name), Some(result.clone()));
+        self.results
+            .insert((reader_name, writer_name), Some(result.clone()));
         result
     }
 
     fn resolve(&self, schema: &'a Schema, is_reader: bool) -> Option<&'a Schema> {
-        let names = if is_reader { &self.reader_names } else { &self.writer_names };
+        let names = if is_reader {
+            &self.reader_names
+        } else {
+            &self.writer_names
+        };
         match schema {
             Schema::Ref { name } => names.get(name).copied(),
             other => Some(other),
@@ -241,7 +253,11 @@ impl<'a> Checker<'a> {
         }
         if let Schema::Union(union) = writer {
             // Every branch the writer may have used must be readable.
-            return union.variants().iter().flat_map(|branch| self.check(reader, branch)).collect();
+            return union
+                .variants()
+                .iter()
+                .flat_map(|branch| self.check(reader, branch))
+                .collect();
         }
         let promoted = matches!(
             (reader_kind, writer_kind),
@@ -254,7 +270,10 @@ impl<'a> Checker<'a> {
         match reader {
             _ if promoted => Vec::new(),
             Schema::Union(union) => {
-                let readable = union.variants().iter().any(|branch| self.check(branch, writer).is_empty());
+                let readable = union
+                    .variants()
+                    .iter()
+                    .any(|branch| self.check(branch, writer).is_empty());
                 if readable {
                     return Vec::new();
                 }
@@ -265,7 +284,11 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn compare_same_kind(&mut self, reader: &'a Schema, writer: &'a Schema) -> Vec<Incompatibility> {
+    fn compare_same_kind(
+        &mut self,
+        reader: &'a Schema,
+        writer: &'a Schema,
+    ) -> Vec<Incompatibility> {
         match (reader, writer) {
             (Schema::Array(r), Schema::Array(w)) => self.check_at("items", &r.items, &w.items),
             (Schema::Map(r), Schema::Map(w)) => self.check_at("values", &r.types, &w.types),
@@ -292,14 +315,20 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn compare_writer_union(&mut self, reader: &'a Schema, branches: &'a [Schema]) -> Vec<Incompatibility> {
+    fn compare_writer_union(
+        &mut self,
+        reader: &'a Schema,
+        branches: &'a [Schema],
+    ) -> Vec<Incompatibility> {
         let mut result = Vec::new();
         for (i, branch) in branches.iter().enumerate() {
             if self.check(reader, branch).is_empty() {
                 continue;
             }
             self.location.push(i.to_string());
-            let branch_kind = self.resolve(branch, false).map_or("undefined", |b| kind(b).name());
+            let branch_kind = self
+                .resolve(branch, false)
+                .map_or("undefined", |b| kind(b).name());
             let message = format!("reader union lacks writer type {branch_kind}");
             result.push(self.incompatible("MISSING_UNION_BRANCH", message));
             self.location.pop();
@@ -317,7 +346,9 @@ impl<'a> Checker<'a> {
         };
         let writer_full_name = writer_name.to_string();
         let matches = reader_name.name() == writer_name.name()
-            || aliases.iter().any(|alias| alias.fullname(None) == writer_full_name);
+            || aliases
+                .iter()
+                .any(|alias| alias.fullname(None) == writer_full_name);
         if matches {
             return Vec::new();
         }
@@ -328,7 +359,11 @@ impl<'a> Checker<'a> {
         result
     }
 
-    fn compare_sizes(&mut self, reader: &FixedSchema, writer: &FixedSchema) -> Vec<Incompatibility> {
+    fn compare_sizes(
+        &mut self,
+        reader: &FixedSchema,
+        writer: &FixedSchema,
+    ) -> Vec<Incompatibility> {
         if reader.size == writer.size {
             return Vec::new();
         }
@@ -341,10 +376,20 @@ impl<'a> Checker<'a> {
 
     /// Writer symbols missing from the reader are allowed only when the
     /// reader enum has a default symbol.
-    fn compare_symbols(&mut self, reader: &EnumSchema, writer: &EnumSchema) -> Vec<Incompatibility> {
-        let missing: BTreeSet<&String> =
-            writer.symbols.iter().filter(|s| !reader.symbols.contains(s)).collect();
-        let has_default = reader.default.as_ref().is_some_and(|d| reader.symbols.contains(d));
+    fn compare_symbols(
+        &mut self,
+        reader: &EnumSchema,
+        writer: &EnumSchema,
+    ) -> Vec<Incompatibility> {
+        let missing: BTreeSet<&String> = writer
+            .symbols
+            .iter()
+            .filter(|s| !reader.symbols.contains(s))
+            .collect();
+        let has_default = reader
+            .default
+            .as_ref()
+            .is_some_and(|d| reader.symbols.contains(d));
         if missing.is_empty() || has_default {
             return Vec::new();
         }
@@ -390,11 +435,17 @@ impl<'a> Checker<'a> {
                 self.check_at("type", &field.schema, writer_schema)
             }
             [] => {
-                let message = format!("field '{}' has no default and is missing from the writer", field.name);
+                let message = format!(
+                    "field '{}' has no default and is missing from the writer",
+                    field.name
+                );
                 vec![self.incompatible("READER_FIELD_MISSING_DEFAULT_VALUE", message)]
             }
             _ => {
-                let message = format!("field '{}' matches several writer fields by name or alias", field.name);
+                let message = format!(
+                    "field '{}' matches several writer fields by name or alias",
+                    field.name
+                );
                 vec![self.incompatible("READER_FIELD_AMBIGUOUS", message)]
             }
         }

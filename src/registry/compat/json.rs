@@ -202,7 +202,8 @@ impl Changes {
     }
 
     pub(super) fn add(&mut self, change: Change) {
-        self.list.push((change, format!("#/{}", self.path.join("/"))));
+        self.list
+            .push((change, format!("#/{}", self.path.join("/"))));
     }
 
     pub(super) fn add_at(&mut self, segment: &str, change: Change) {
@@ -228,7 +229,12 @@ pub(super) struct Comparer<'m, 'a> {
 }
 
 impl<'m, 'a> Comparer<'m, 'a> {
-    pub(super) fn compare(&mut self, out: &mut Changes, original: Option<NodeId>, update: Option<NodeId>) {
+    pub(super) fn compare(
+        &mut self,
+        out: &mut Changes,
+        original: Option<NodeId>,
+        update: Option<NodeId>,
+    ) {
         let (original, update) = match (original, update) {
             (None, None) => return,
             (None, Some(_)) => return out.add(Change::SchemaAdded),
@@ -264,8 +270,12 @@ impl<'m, 'a> Comparer<'m, 'a> {
         }
         let (old, new) = (self.original.node(original), self.update.node(update));
         if !same_type(&old.kind, &new.kind) {
-            let both_connect_bytes = connect_type(old) == Some("bytes") && connect_type(new) == Some("bytes");
-            if !matches!(old.kind, NodeKind::False) && !matches!(new.kind, NodeKind::Empty) && !both_connect_bytes {
+            let both_connect_bytes =
+                connect_type(old) == Some("bytes") && connect_type(new) == Some("bytes");
+            if !matches!(old.kind, NodeKind::False)
+                && !matches!(new.kind, NodeKind::Empty)
+                && !both_connect_bytes
+            {
                 out.add(Change::TypeChanged);
             }
             return;
@@ -284,7 +294,9 @@ impl<'m, 'a> Comparer<'m, 'a> {
             (NodeKind::String(o), NodeKind::String(n)) => compare_strings(out, o, n),
             (NodeKind::Number(o), NodeKind::Number(n)) => compare_numbers(out, o, n),
             (NodeKind::Enum(o), NodeKind::Enum(n)) => compare_enums(out, o, n),
-            (NodeKind::Const(o), NodeKind::Const(n)) if o != n => out.add_at("const", Change::EnumArrayChanged),
+            (NodeKind::Const(o), NodeKind::Const(n)) if o != n => {
+                out.add_at("const", Change::EnumArrayChanged)
+            }
             (NodeKind::Combined(oc, os), NodeKind::Combined(nc, ns)) => {
                 self.compare_combined(out, (*oc, os), (*nc, ns));
             }
@@ -294,7 +306,11 @@ impl<'m, 'a> Comparer<'m, 'a> {
                 // accept everything the new one excludes.
                 let mut trial = out.branch();
                 self.compare_reversed(&mut trial, *n, *o);
-                out.add(if trial.is_compatible() { Change::NotTypeNarrowed } else { Change::NotTypeExtended });
+                out.add(if trial.is_compatible() {
+                    Change::NotTypeNarrowed
+                } else {
+                    Change::NotTypeExtended
+                });
                 out.path.pop();
             }
             (NodeKind::Object(o), NodeKind::Object(n)) => self.compare_objects(out, o, n),
@@ -318,8 +334,16 @@ impl<'m, 'a> Comparer<'m, 'a> {
     /// Handles a combined schema on one side only: a new `anyOf`/`oneOf`
     /// with a branch that accepts the old schema, or an old `allOf` with a
     /// branch that the new schema accepts. Returns true when it applied.
-    fn compare_with_combined(&mut self, out: &mut Changes, original: NodeId, update: NodeId) -> bool {
-        let (old, new) = (&self.original.node(original).kind, &self.update.node(update).kind);
+    fn compare_with_combined(
+        &mut self,
+        out: &mut Changes,
+        original: NodeId,
+        update: NodeId,
+    ) -> bool {
+        let (old, new) = (
+            &self.original.node(original).kind,
+            &self.update.node(update).kind,
+        );
         let (subschemas, change, old_side) = match (old, new) {
             (NodeKind::Combined(..), NodeKind::Combined(..)) => return false,
             (_, NodeKind::Combined(criterion, subs)) => {
@@ -339,7 +363,11 @@ impl<'m, 'a> Comparer<'m, 'a> {
         let singleton = subschemas.len() == 1;
         for sub in subschemas {
             let mut trial = out.branch();
-            let (o, n) = if old_side { (sub, update) } else { (original, sub) };
+            let (o, n) = if old_side {
+                (sub, update)
+            } else {
+                (original, sub)
+            };
             self.compare(&mut trial, Some(o), Some(n));
             if trial.is_compatible() {
                 out.list.extend(trial.list);
@@ -358,7 +386,9 @@ impl<'m, 'a> Comparer<'m, 'a> {
         (old_criterion, old_subs): (Criterion, &[NodeId]),
         (new_criterion, new_subs): (Criterion, &[NodeId]),
     ) {
-        if let Some(change) = compare_criteria(old_criterion, old_subs.len(), new_criterion, new_subs.len()) {
+        if let Some(change) =
+            compare_criteria(old_criterion, old_subs.len(), new_criterion, new_subs.len())
+        {
             out.add(change);
             if change == Change::CombinedTypeChanged {
                 return;
@@ -398,7 +428,10 @@ impl<'m, 'a> Comparer<'m, 'a> {
         let matching = maximum_matching(&edges, new_subs.len());
         for (i, j) in matching.iter().enumerate() {
             if let Some(j) = j {
-                let (_, list) = edges[i].iter().find(|(k, _)| k == j).expect("matched edge exists");
+                let (_, list) = edges[i]
+                    .iter()
+                    .find(|(k, _)| k == j)
+                    .expect("matched edge exists");
                 out.list.extend(list.iter().cloned());
             }
         }
@@ -409,7 +442,12 @@ impl<'m, 'a> Comparer<'m, 'a> {
     }
 }
 
-fn compare_criteria(old: Criterion, old_len: usize, new: Criterion, new_len: usize) -> Option<Change> {
+fn compare_criteria(
+    old: Criterion,
+    old_len: usize,
+    new: Criterion,
+    new_len: usize,
+) -> Option<Change> {
     let change = match new {
         _ if old == new => return None,
         Criterion::AnyOf => Change::CombinedTypeExtended,
@@ -440,7 +478,12 @@ fn distinct(model: &Model<'_>, subs: &[NodeId]) -> Vec<NodeId> {
 /// Finds a maximum bipartite matching with augmenting paths (Kuhn's
 /// algorithm); returns the matched right vertex of each left vertex.
 fn maximum_matching<T>(edges: &[Vec<(usize, T)>], right_len: usize) -> Vec<Option<usize>> {
-    fn augment<T>(left: usize, edges: &[Vec<(usize, T)>], seen: &mut [bool], owner: &mut [Option<usize>]) -> bool {
+    fn augment<T>(
+        left: usize,
+        edges: &[Vec<(usize, T)>],
+        seen: &mut [bool],
+        owner: &mut [Option<usize>],
+    ) -> bool {
         for (right, _) in &edges[left] {
             if seen[*right] {
                 continue;
@@ -497,9 +540,19 @@ fn compare_limit<T: PartialOrd>(
 
 fn compare_strings(out: &mut Changes, old: &StringNode, new: &StringNode) {
     use Change::*;
-    let max_length = [MaxLengthAdded, MaxLengthRemoved, MaxLengthIncreased, MaxLengthDecreased];
+    let max_length = [
+        MaxLengthAdded,
+        MaxLengthRemoved,
+        MaxLengthIncreased,
+        MaxLengthDecreased,
+    ];
     compare_limit(out, "maxLength", old.max_length, new.max_length, max_length);
-    let min_length = [MinLengthAdded, MinLengthRemoved, MinLengthIncreased, MinLengthDecreased];
+    let min_length = [
+        MinLengthAdded,
+        MinLengthRemoved,
+        MinLengthIncreased,
+        MinLengthDecreased,
+    ];
     compare_limit(out, "minLength", old.min_length, new.min_length, min_length);
     match (&old.pattern, &new.pattern) {
         (None, Some(_)) => out.add_at("pattern", PatternAdded),
@@ -511,9 +564,19 @@ fn compare_strings(out: &mut Changes, old: &StringNode, new: &StringNode) {
 
 fn compare_numbers(out: &mut Changes, old: &NumberNode, new: &NumberNode) {
     use Change::*;
-    let maximum = [MaximumAdded, MaximumRemoved, MaximumIncreased, MaximumDecreased];
+    let maximum = [
+        MaximumAdded,
+        MaximumRemoved,
+        MaximumIncreased,
+        MaximumDecreased,
+    ];
     compare_limit(out, "maximum", old.maximum, new.maximum, maximum);
-    let minimum = [MinimumAdded, MinimumRemoved, MinimumIncreased, MinimumDecreased];
+    let minimum = [
+        MinimumAdded,
+        MinimumRemoved,
+        MinimumIncreased,
+        MinimumDecreased,
+    ];
     compare_limit(out, "minimum", old.minimum, new.minimum, minimum);
     let exclusive_maximum = [
         ExclusiveMaximumAdded,
@@ -521,14 +584,26 @@ fn compare_numbers(out: &mut Changes, old: &NumberNode, new: &NumberNode) {
         ExclusiveMaximumIncreased,
         ExclusiveMaximumDecreased,
     ];
-    compare_limit(out, "exclusiveMaximum", old.exclusive_maximum, new.exclusive_maximum, exclusive_maximum);
+    compare_limit(
+        out,
+        "exclusiveMaximum",
+        old.exclusive_maximum,
+        new.exclusive_maximum,
+        exclusive_maximum,
+    );
     let exclusive_minimum = [
         ExclusiveMinimumAdded,
         ExclusiveMinimumRemoved,
         ExclusiveMinimumIncreased,
         ExclusiveMinimumDecreased,
     ];
-    compare_limit(out, "exclusiveMinimum", old.exclusive_minimum, new.exclusive_minimum, exclusive_minimum);
+    compare_limit(
+        out,
+        "exclusiveMinimum",
+        old.exclusive_minimum,
+        new.exclusive_minimum,
+        exclusive_minimum,
+    );
     let is_multiple = |a: f64, b: f64| b != 0.0 && (a / b).fract() == 0.0;
     let multiple_of = match (old.multiple_of, new.multiple_of) {
         (None, Some(_)) => Some(MultipleOfAdded),
@@ -544,7 +619,11 @@ fn compare_numbers(out: &mut Changes, old: &NumberNode, new: &NumberNode) {
         out.add_at("multipleOf", change);
     }
     if old.requires_integer != new.requires_integer {
-        out.add(if old.requires_integer { TypeExtended } else { TypeNarrowed });
+        out.add(if old.requires_integer {
+            TypeExtended
+        } else {
+            TypeNarrowed
+        });
     }
 }
 

@@ -114,10 +114,22 @@ const OBJECT_KEYWORDS: [&str; 10] = [
     "dependentRequired",
     "dependentSchemas",
 ];
-const ARRAY_KEYWORDS: [&str; 7] =
-    ["items", "additionalItems", "minItems", "maxItems", "uniqueItems", "contains", "prefixItems"];
-const NUMBER_KEYWORDS: [&str; 5] =
-    ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"];
+const ARRAY_KEYWORDS: [&str; 7] = [
+    "items",
+    "additionalItems",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "contains",
+    "prefixItems",
+];
+const NUMBER_KEYWORDS: [&str; 5] = [
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+];
 const STRING_KEYWORDS: [&str; 4] = ["minLength", "maxLength", "pattern", "format"];
 
 /// Longest chain of `$ref`s to `$ref`s followed before giving up; a longer
@@ -210,11 +222,16 @@ impl<'a> Model<'a> {
         if let Some(Value::Array(values)) = map.get("enum") {
             parts.push(NodeKind::Enum(values.clone()));
         }
-        for (keyword, criterion) in
-            [("allOf", Criterion::AllOf), ("anyOf", Criterion::AnyOf), ("oneOf", Criterion::OneOf)]
-        {
+        for (keyword, criterion) in [
+            ("allOf", Criterion::AllOf),
+            ("anyOf", Criterion::AnyOf),
+            ("oneOf", Criterion::OneOf),
+        ] {
             if let Some(Value::Array(schemas)) = map.get(keyword) {
-                let ids = schemas.iter().map(|s| self.load_value(document, s)).collect();
+                let ids = schemas
+                    .iter()
+                    .map(|s| self.load_value(document, s))
+                    .collect();
                 parts.push(NodeKind::Combined(criterion, ids));
             }
         }
@@ -267,19 +284,28 @@ impl<'a> Model<'a> {
             ("string", &STRING_KEYWORDS),
         ];
         for (type_name, keywords) in groups {
-            let named = types.contains(&type_name) || (type_name == "number" && types.contains(&"integer"));
+            let named =
+                types.contains(&type_name) || (type_name == "number" && types.contains(&"integer"));
             if !named && keywords.iter().any(|k| map.contains_key(*k)) {
                 parts.push(self.load_typed(document, map, type_name));
             }
         }
     }
 
-    fn load_typed(&mut self, document: usize, map: &'a Map<String, Value>, type_name: &str) -> NodeKind {
+    fn load_typed(
+        &mut self,
+        document: usize,
+        map: &'a Map<String, Value>,
+        type_name: &str,
+    ) -> NodeKind {
         match type_name {
             "string" => NodeKind::String(StringNode {
                 min_length: map.get("minLength").and_then(Value::as_u64),
                 max_length: map.get("maxLength").and_then(Value::as_u64),
-                pattern: map.get("pattern").and_then(Value::as_str).map(str::to_string),
+                pattern: map
+                    .get("pattern")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
             }),
             "number" | "integer" => NodeKind::Number(load_number(map, type_name == "integer")),
             "object" => NodeKind::Object(self.load_object(document, map)),
@@ -294,7 +320,9 @@ impl<'a> Model<'a> {
         let Some(Value::Object(map)) = value else {
             return Vec::new();
         };
-        map.iter().map(|(name, schema)| (name.clone(), self.load_value(document, schema))).collect()
+        map.iter()
+            .map(|(name, schema)| (name.clone(), self.load_value(document, schema)))
+            .collect()
     }
 
     fn load_object(&mut self, document: usize, map: &'a Map<String, Value>) -> ObjectNode {
@@ -315,11 +343,17 @@ impl<'a> Model<'a> {
             _ => {}
         }
         let dependencies = ["dependencies", "dependentRequired", "dependentSchemas"];
-        for entries in dependencies.iter().filter_map(|k| map.get(*k)).filter_map(Value::as_object) {
+        for entries in dependencies
+            .iter()
+            .filter_map(|k| map.get(*k))
+            .filter_map(Value::as_object)
+        {
             for (name, dependency) in entries {
                 match dependency {
                     Value::Array(_) => {
-                        object.property_dependencies.push((name.clone(), string_list(Some(dependency))));
+                        object
+                            .property_dependencies
+                            .push((name.clone(), string_list(Some(dependency))));
                     }
                     schema => {
                         let id = self.load_value(document, schema);
@@ -336,7 +370,10 @@ impl<'a> Model<'a> {
             permits_additional: true,
             max_items: map.get("maxItems").and_then(Value::as_u64),
             min_items: map.get("minItems").and_then(Value::as_u64),
-            unique_items: map.get("uniqueItems").and_then(Value::as_bool).unwrap_or(false),
+            unique_items: map
+                .get("uniqueItems")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             ..ArrayNode::default()
         };
         // Draft 2020-12 spells the tuple form `prefixItems` and uses `items`
@@ -347,7 +384,10 @@ impl<'a> Model<'a> {
         };
         match tuple {
             Some(Value::Array(schemas)) => {
-                array.item_schemas = schemas.iter().map(|s| self.load_value(document, s)).collect();
+                array.item_schemas = schemas
+                    .iter()
+                    .map(|s| self.load_value(document, s))
+                    .collect();
             }
             Some(schema) if map.get("prefixItems").is_none() => {
                 array.all_items = Some(self.load_value(document, schema));
@@ -383,7 +423,11 @@ fn load_number(map: &Map<String, Value>, requires_integer: bool) -> NumberNode {
 
 fn string_list(value: Option<&Value>) -> Vec<String> {
     match value {
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         _ => Vec::new(),
     }
 }

@@ -12,7 +12,12 @@ use super::json::{Change, Changes, Comparer};
 use super::json_model::{ArrayNode, NodeId, ObjectNode};
 
 impl Comparer<'_, '_> {
-    pub(super) fn compare_objects(&mut self, out: &mut Changes, old: &ObjectNode, new: &ObjectNode) {
+    pub(super) fn compare_objects(
+        &mut self,
+        out: &mut Changes,
+        old: &ObjectNode,
+        new: &ObjectNode,
+    ) {
         self.compare_required(out, old, new);
         self.compare_properties(out, old, new);
         self.compare_dependencies(out, old, new);
@@ -59,7 +64,13 @@ impl Comparer<'_, '_> {
     }
 
     /// A property may go only if the new content model still accepts it.
-    fn property_removed(&mut self, out: &mut Changes, old_schema: NodeId, new: &ObjectNode, name: &str) {
+    fn property_removed(
+        &mut self,
+        out: &mut Changes,
+        old_schema: NodeId,
+        new: &ObjectNode,
+        name: &str,
+    ) {
         if is_open_object(new) {
             return out.add(Change::PropertyRemovedFromOpenContentModel);
         }
@@ -74,7 +85,10 @@ impl Comparer<'_, '_> {
                 Change::PropertyRemovedNotCoveredByPartiallyOpenContentModel
             });
         }
-        let was_false = matches!(self.original.node(old_schema).kind, super::json_model::NodeKind::False);
+        let was_false = matches!(
+            self.original.node(old_schema).kind,
+            super::json_model::NodeKind::False
+        );
         out.add(if was_false {
             Change::PropertyWithFalseRemovedFromClosedContentModel
         } else {
@@ -95,7 +109,10 @@ impl Comparer<'_, '_> {
         let required = new.required.iter().any(|r| r == name);
         let has_default = self.update.node(new_schema).default.is_some();
         if is_open_object(old) {
-            let accepts_anything = matches!(self.update.node(new_schema).kind, super::json_model::NodeKind::Empty);
+            let accepts_anything = matches!(
+                self.update.node(new_schema).kind,
+                super::json_model::NodeKind::Empty
+            );
             return out.add(match (accepts_anything, required, has_default) {
                 (true, _, _) => Change::PropertyWithEmptySchemaAddedToOpenContentModel,
                 (false, true, true) => Change::RequiredPropertyWithDefaultAddedToOpenContentModel,
@@ -125,7 +142,10 @@ impl Comparer<'_, '_> {
         out.path.push("dependencies".into());
         for name in union_of_names(&old.property_dependencies, &new.property_dependencies) {
             let find = |node: &ObjectNode| {
-                node.property_dependencies.iter().find(|(n, _)| *n == name).map(|(_, d)| d.clone())
+                node.property_dependencies
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, d)| d.clone())
             };
             let change = match (find(old), find(new)) {
                 (Some(_), None) => Change::DependencyArrayRemoved,
@@ -145,7 +165,12 @@ impl Comparer<'_, '_> {
             out.add_at(&name, change);
         }
         for name in union_of_names(&old.schema_dependencies, &new.schema_dependencies) {
-            let find = |node: &ObjectNode| node.schema_dependencies.iter().find(|(n, _)| *n == name).map(|(_, s)| *s);
+            let find = |node: &ObjectNode| {
+                node.schema_dependencies
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, s)| *s)
+            };
             out.path.push(name.clone());
             match (find(old), find(new)) {
                 (Some(_), None) => out.add(Change::DependencySchemaRemoved),
@@ -157,14 +182,21 @@ impl Comparer<'_, '_> {
         out.path.pop();
     }
 
-    fn compare_additional_properties(&mut self, out: &mut Changes, old: &ObjectNode, new: &ObjectNode) {
+    fn compare_additional_properties(
+        &mut self,
+        out: &mut Changes,
+        old: &ObjectNode,
+        new: &ObjectNode,
+    ) {
         out.path.push("additionalProperties".into());
         match (old.additional_schema, new.additional_schema) {
-            _ if old.permits_additional != new.permits_additional => out.add(if new.permits_additional {
-                Change::AdditionalPropertiesAdded
-            } else {
-                Change::AdditionalPropertiesRemoved
-            }),
+            _ if old.permits_additional != new.permits_additional => {
+                out.add(if new.permits_additional {
+                    Change::AdditionalPropertiesAdded
+                } else {
+                    Change::AdditionalPropertiesRemoved
+                })
+            }
             (None, Some(_)) => out.add(Change::AdditionalPropertiesNarrowed),
             (Some(_), None) => out.add(Change::AdditionalPropertiesExtended),
             (o, n) => self.compare(out, o, n),
@@ -179,11 +211,13 @@ impl Comparer<'_, '_> {
         self.compare_tuple_items(out, old, new);
         out.path.push("additionalItems".into());
         match (old.additional_schema, new.additional_schema) {
-            _ if old.permits_additional != new.permits_additional => out.add(if old.permits_additional {
-                Change::AdditionalItemsRemoved
-            } else {
-                Change::AdditionalItemsAdded
-            }),
+            _ if old.permits_additional != new.permits_additional => {
+                out.add(if old.permits_additional {
+                    Change::AdditionalItemsRemoved
+                } else {
+                    Change::AdditionalItemsAdded
+                })
+            }
             (None, Some(_)) => out.add(Change::AdditionalItemsNarrowed),
             (Some(_), None) => out.add(Change::AdditionalItemsExtended),
             (o, n) => self.compare(out, o, n),
@@ -221,7 +255,10 @@ impl Comparer<'_, '_> {
                 Change::ItemRemovedNotCoveredByPartiallyOpenContentModel
             });
         }
-        let was_false = matches!(self.original.node(old_item).kind, super::json_model::NodeKind::False);
+        let was_false = matches!(
+            self.original.node(old_item).kind,
+            super::json_model::NodeKind::False
+        );
         out.add(if was_false {
             Change::ItemWithFalseRemovedFromClosedContentModel
         } else {
@@ -231,7 +268,10 @@ impl Comparer<'_, '_> {
 
     fn item_added(&mut self, out: &mut Changes, old: &ArrayNode, new_item: NodeId) {
         if is_open_array(old) {
-            let accepts_anything = matches!(self.update.node(new_item).kind, super::json_model::NodeKind::Empty);
+            let accepts_anything = matches!(
+                self.update.node(new_item).kind,
+                super::json_model::NodeKind::Empty
+            );
             return out.add(if accepts_anything {
                 Change::ItemWithEmptySchemaAddedToOpenContentModel
             } else {
@@ -254,7 +294,11 @@ impl Comparer<'_, '_> {
 }
 
 fn property(object: &ObjectNode, name: &str) -> Option<NodeId> {
-    object.properties.iter().find(|(n, _)| n == name).map(|(_, id)| *id)
+    object
+        .properties
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, id)| *id)
 }
 
 /// Returns the names of both lists, the old ones first, without repeats.
@@ -269,7 +313,9 @@ fn union_of_names<T>(old: &[(String, T)], new: &[(String, T)]) -> Vec<String> {
 }
 
 fn is_open_object(object: &ObjectNode) -> bool {
-    object.pattern_properties.is_empty() && object.additional_schema.is_none() && object.permits_additional
+    object.pattern_properties.is_empty()
+        && object.additional_schema.is_none()
+        && object.permits_additional
 }
 
 fn is_open_array(array: &ArrayNode) -> bool {
@@ -290,26 +336,71 @@ fn partial_object_schema(object: &ObjectNode, name: &str) -> Option<NodeId> {
 
 fn compare_property_counts(out: &mut Changes, old: &ObjectNode, new: &ObjectNode) {
     use Change::*;
-    let max = [MaxPropertiesAdded, MaxPropertiesRemoved, MaxPropertiesIncreased, MaxPropertiesDecreased];
-    compare_count(out, "maxProperties", old.max_properties, new.max_properties, max);
-    let min = [MinPropertiesAdded, MinPropertiesRemoved, MinPropertiesIncreased, MinPropertiesDecreased];
-    compare_count(out, "minProperties", old.min_properties, new.min_properties, min);
+    let max = [
+        MaxPropertiesAdded,
+        MaxPropertiesRemoved,
+        MaxPropertiesIncreased,
+        MaxPropertiesDecreased,
+    ];
+    compare_count(
+        out,
+        "maxProperties",
+        old.max_properties,
+        new.max_properties,
+        max,
+    );
+    let min = [
+        MinPropertiesAdded,
+        MinPropertiesRemoved,
+        MinPropertiesIncreased,
+        MinPropertiesDecreased,
+    ];
+    compare_count(
+        out,
+        "minProperties",
+        old.min_properties,
+        new.min_properties,
+        min,
+    );
 }
 
 fn compare_item_counts(out: &mut Changes, old: &ArrayNode, new: &ArrayNode) {
     use Change::*;
-    let max = [MaxItemsAdded, MaxItemsRemoved, MaxItemsIncreased, MaxItemsDecreased];
+    let max = [
+        MaxItemsAdded,
+        MaxItemsRemoved,
+        MaxItemsIncreased,
+        MaxItemsDecreased,
+    ];
     compare_count(out, "maxItems", old.max_items, new.max_items, max);
-    let min = [MinItemsAdded, MinItemsRemoved, MinItemsIncreased, MinItemsDecreased];
+    let min = [
+        MinItemsAdded,
+        MinItemsRemoved,
+        MinItemsIncreased,
+        MinItemsDecreased,
+    ];
     compare_count(out, "minItems", old.min_items, new.min_items, min);
     if old.unique_items != new.unique_items {
-        out.add_at("uniqueItems", if old.unique_items { UniqueItemsRemoved } else { UniqueItemsAdded });
+        out.add_at(
+            "uniqueItems",
+            if old.unique_items {
+                UniqueItemsRemoved
+            } else {
+                UniqueItemsAdded
+            },
+        );
     }
 }
 
 /// Classifies a change of an optional count with `[added, removed,
 /// increased, decreased]`.
-fn compare_count(out: &mut Changes, keyword: &str, old: Option<u64>, new: Option<u64>, changes: [Change; 4]) {
+fn compare_count(
+    out: &mut Changes,
+    keyword: &str,
+    old: Option<u64>,
+    new: Option<u64>,
+    changes: [Change; 4],
+) {
     let [added, removed, increased, decreased] = changes;
     let change = match (old, new) {
         (None, Some(_)) => added,

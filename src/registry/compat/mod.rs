@@ -139,7 +139,11 @@ pub fn can_read(reader: &ParsedSchema, writer: &ParsedSchema) -> Vec<String> {
 /// Non-transitive levels compare with the latest version only, transitive
 /// ones with every version. BACKWARD: `new` reads the old schema's data.
 /// FORWARD: the old schema reads `new`'s data. FULL: both.
-pub fn check(level: CompatibilityLevel, new: &ParsedSchema, history: &[ParsedSchema]) -> Vec<String> {
+pub fn check(
+    level: CompatibilityLevel,
+    new: &ParsedSchema,
+    history: &[ParsedSchema],
+) -> Vec<String> {
     let compared: &[ParsedSchema] = match (level.is_transitive(), history.split_last()) {
         (_, None) => &[],
         (true, Some(_)) => history,

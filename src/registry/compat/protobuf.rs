@@ -126,7 +126,9 @@ impl Change {
             PackageChanged => "the package changed",
             MessageRemoved => "a message was removed",
             FieldKindChanged => "the field changed between scalar, message and map",
-            FieldScalarKindChanged => "the field's scalar type changed to one with another encoding",
+            FieldScalarKindChanged => {
+                "the field's scalar type changed to one with another encoding"
+            }
             FieldNamedTypeChanged => "the field's message type changed or is incompatible",
             FieldNumericLabelChanged => "the label of a numeric field changed",
             RequiredFieldAdded => "a required field was added",
@@ -158,7 +160,10 @@ impl Types {
 
     /// Returns the message named `name` and its index among the messages.
     fn message(&self, name: &str) -> Option<(usize, &MessageDescriptor)> {
-        self.messages.iter().enumerate().find(|(_, m)| m.name() == name)
+        self.messages
+            .iter()
+            .enumerate()
+            .find(|(_, m)| m.name() == name)
     }
 
     fn enumeration(&self, name: &str) -> Option<&EnumDescriptor> {
@@ -246,7 +251,9 @@ impl Diff {
     }
 
     fn is_compatible(&self) -> bool {
-        self.changes.iter().all(|(change, _)| change.is_compatible())
+        self.changes
+            .iter()
+            .all(|(change, _)| change.is_compatible())
     }
 
     fn compare_types(&mut self, original: &Types, update: &Types) {
@@ -317,7 +324,11 @@ impl Diff {
     /// Reports oneofs added or removed, and oneofs of the new message that
     /// join fields that were independent in the old one: old data may set
     /// several of them, which a oneof cannot hold.
-    fn compare_oneof_membership(&mut self, original: &MessageDescriptor, update: &MessageDescriptor) {
+    fn compare_oneof_membership(
+        &mut self,
+        original: &MessageDescriptor,
+        update: &MessageDescriptor,
+    ) {
         for oneof in update.oneofs().filter(|o| !o.is_synthetic()) {
             let mut origins: Vec<String> = Vec::new();
             let mut moved_from_top_level = 0;
@@ -347,10 +358,16 @@ impl Diff {
         }
         let original_oneofs: Vec<String> = real_oneof_names(original);
         let update_oneofs: Vec<String> = real_oneof_names(update);
-        for name in original_oneofs.iter().filter(|n| !update_oneofs.contains(n)) {
+        for name in original_oneofs
+            .iter()
+            .filter(|n| !update_oneofs.contains(n))
+        {
             self.add_at(&[name], Change::OneofRemoved);
         }
-        for name in update_oneofs.iter().filter(|n| !original_oneofs.contains(n)) {
+        for name in update_oneofs
+            .iter()
+            .filter(|n| !original_oneofs.contains(n))
+        {
             self.add_at(&[name], Change::OneofAdded);
         }
     }
@@ -383,7 +400,9 @@ impl Diff {
         // Removing a whole oneof with all its members is compatible; removing
         // some members of a oneof whose other members remain is not.
         let oneof_survives = real_oneof_names(update).iter().any(|n| n == oneof.name())
-            || oneof.fields().any(|f| update.get_field(f.number()).is_some());
+            || oneof
+                .fields()
+                .any(|f| update.get_field(f.number()).is_some());
         if oneof_survives {
             self.add_at(&[oneof.name(), &number], Change::OneofFieldRemoved);
         }
@@ -432,15 +451,23 @@ impl Diff {
         match old_kind {
             FieldKind::Map => {
                 let (old_entry, new_entry) = (map_entry(old), map_entry(new));
-                let (old_key, new_key) = (old_entry.map_entry_key_field(), new_entry.map_entry_key_field());
+                let (old_key, new_key) = (
+                    old_entry.map_entry_key_field(),
+                    new_entry.map_entry_key_field(),
+                );
                 self.compare_field_types(&old_key, &new_key, None, None);
-                let (old_value, new_value) =
-                    (old_entry.map_entry_value_field(), new_entry.map_entry_value_field());
+                let (old_value, new_value) = (
+                    old_entry.map_entry_value_field(),
+                    new_entry.map_entry_value_field(),
+                );
                 self.compare_field_types(&old_value, &new_value, None, None);
             }
-            FieldKind::Scalar => self.compare_scalars(&old.kind(), &new.kind(), old_label, new_label),
+            FieldKind::Scalar => {
+                self.compare_scalars(&old.kind(), &new.kind(), old_label, new_label)
+            }
             FieldKind::Message => {
-                if let (Kind::Message(old_type), Kind::Message(new_type)) = (old.kind(), new.kind()) {
+                if let (Kind::Message(old_type), Kind::Message(new_type)) = (old.kind(), new.kind())
+                {
                     self.compare_message_types(&old_type, &new_type);
                 }
             }
@@ -506,7 +533,11 @@ fn union_of_names<'a>(
 }
 
 fn real_oneof_names(message: &MessageDescriptor) -> Vec<String> {
-    message.oneofs().filter(|o| !o.is_synthetic()).map(|o| o.name().to_string()).collect()
+    message
+        .oneofs()
+        .filter(|o| !o.is_synthetic())
+        .map(|o| o.name().to_string())
+        .collect()
 }
 
 fn field_kind(field: &FieldDescriptor) -> FieldKind {

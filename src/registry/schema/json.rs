@@ -64,13 +64,21 @@ impl JsonSchema {
             .document_at(from)
             .and_then(|d| d.get("$id"))
             .and_then(Value::as_str)
-            .and_then(|id| id.rfind('/').map(|slash| format!("{}{base}", &id[..=slash])));
+            .and_then(|id| {
+                id.rfind('/')
+                    .map(|slash| format!("{}{base}", &id[..=slash]))
+            });
         let candidates = [Some(base.to_string()), relative];
         (0..=self.references.len()).find(|&index| {
             let document = self.document_at(index);
             let id = document.and_then(|d| d.get("$id")).and_then(Value::as_str);
-            let name = index.checked_sub(1).map(|i| self.references[i].name.as_str());
-            candidates.iter().flatten().any(|c| Some(c.as_str()) == id || Some(c.as_str()) == name)
+            let name = index
+                .checked_sub(1)
+                .map(|i| self.references[i].name.as_str());
+            candidates
+                .iter()
+                .flatten()
+                .any(|c| Some(c.as_str()) == id || Some(c.as_str()) == name)
         })
     }
 }
@@ -98,7 +106,9 @@ fn percent_decode(s: &str) -> String {
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
         match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
             (b'%', Some(byte)) => {
                 decoded.push(byte);
@@ -151,8 +161,13 @@ fn check_document(document: &Value) -> Result<(), String> {
     if !document.is_object() && !document.is_boolean() {
         return Err("a JSON Schema must be an object or a boolean".to_string());
     }
-    jsonschema::meta::validate(document)
-        .map_err(|e| format!("{e} at '{}'", e.instance_path()))
+    // A document without `$schema` is read as draft-07, as Confluent does.
+    let result = if document.get("$schema").is_some() {
+        jsonschema::meta::validate(document)
+    } else {
+        jsonschema::draft7::meta::validate(document)
+    };
+    result.map_err(|e| format!("{e} at '{}'", e.instance_path()))
 }
 
 /// Keywords whose values are data, not subschemas, so a `$ref` key inside

@@ -132,7 +132,9 @@ fn tokens(source: &str) -> Vec<&str> {
                 i = source[i..].find('\n').map_or(bytes.len(), |n| i + n);
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = source[i + 2..].find("*/").map_or(bytes.len(), |n| i + 2 + n + 2);
+                i = source[i + 2..]
+                    .find("*/")
+                    .map_or(bytes.len(), |n| i + 2 + n + 2);
             }
             quote @ (b'"' | b'\'') => {
                 i += 1;
@@ -166,12 +168,18 @@ mod tests {
         let spaced = "syntax = \"proto3\";\n// note\nmessage A {\n  int32 x = 1; /* c */\n}\n";
         let dense = "syntax=\"proto3\";message A{int32 x=1;}";
         assert_eq!(tokens(spaced), tokens(dense));
-        assert_eq!(tokens(dense).join(" "), "syntax = \"proto3\" ; message A { int32 x = 1 ; }");
+        assert_eq!(
+            tokens(dense).join(" "),
+            "syntax = \"proto3\" ; message A { int32 x = 1 ; }"
+        );
     }
 
     #[test]
     fn tokens_keep_string_contents() {
-        assert_eq!(tokens("'a // b' \"c\\\"d\""), vec!["'a // b'", "\"c\\\"d\""]);
+        assert_eq!(
+            tokens("'a // b' \"c\\\"d\""),
+            vec!["'a // b'", "\"c\\\"d\""]
+        );
     }
 
     #[test]
