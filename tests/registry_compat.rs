@@ -38,7 +38,7 @@ fn parse_case(t: SchemaType, value: &Value, refs: &[ResolvedReference]) -> Parse
 }
 
 /// Tallies a suite and fails with every mismatching case, so one run shows
-/// all of them with expected and actual answers.
+/// all of them with expected and actual results.
 #[derive(Default)]
 struct Tally {
     passed: usize,

@@ -1,10 +1,10 @@
 //! Schema parsing and canonical form for the registry's three formats.
 //!
-//! `parse` turns registered schema text (plus the texts of the schemas it
-//! references) into a checked `ParsedSchema`; `canonical` renders the text
+//! `parse` turns registered schema text, with the texts of the schemas it
+//! references, into a checked `ParsedSchema`. `canonical` renders the text
 //! that gives identical schemas the same global id. Both run on the
-//! control-plane thread when a schema is registered; shards only receive the
-//! parsed result.
+//! control-plane thread when a schema is registered, and shards only receive
+//! the parsed result.
 
 mod avro;
 mod json;

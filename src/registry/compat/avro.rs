@@ -455,9 +455,9 @@ impl<'a> Checker<'a> {
 /// Finds the writer fields named like the reader field or one of its
 /// aliases; writer aliases are not used, as in Java.
 fn writer_fields_for<'a>(field: &RecordField, writer: &'a RecordSchema) -> Vec<&'a RecordField> {
-    let wanted = std::iter::once(&field.name).chain(field.aliases.iter());
+    let names = std::iter::once(&field.name).chain(field.aliases.iter());
     let mut found: Vec<&RecordField> = Vec::new();
-    for name in wanted {
+    for name in names {
         if let Some(w) = writer.fields.iter().find(|w| &w.name == name) {
             if !found.iter().any(|f| std::ptr::eq(*f, w)) {
                 found.push(w);

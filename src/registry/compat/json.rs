@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
+use super::json_change::{Change, ChangeList, Changes};
 use super::json_model::{Criterion, Model, Node, NodeId, NodeKind, NumberNode, StringNode};
 use crate::registry::schema::JsonSchema;
 
@@ -31,198 +32,12 @@ pub(super) fn can_read(reader: &JsonSchema, writer: &JsonSchema) -> Vec<String> 
         .collect()
 }
 
-/// Defines `Change` with the name Confluent gives each difference and
-/// whether its strict policy counts it as compatible.
-macro_rules! changes {
-    ($($variant:ident => $name:literal, $compatible:literal;)*) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub(super) enum Change { $($variant,)* }
-
-        impl Change {
-            pub(super) fn name(self) -> &'static str {
-                match self { $(Change::$variant => $name,)* }
-            }
-
-            pub(super) fn is_compatible(self) -> bool {
-                match self { $(Change::$variant => $compatible,)* }
-            }
-        }
-    };
-}
-
-changes! {
-    IdChanged => "ID_CHANGED", true;
-    DescriptionChanged => "DESCRIPTION_CHANGED", true;
-    TitleChanged => "TITLE_CHANGED", true;
-    DefaultChanged => "DEFAULT_CHANGED", true;
-    SchemaAdded => "SCHEMA_ADDED", false;
-    SchemaRemoved => "SCHEMA_REMOVED", true;
-    TypeExtended => "TYPE_EXTENDED", true;
-    TypeNarrowed => "TYPE_NARROWED", false;
-    TypeChanged => "TYPE_CHANGED", false;
-    MaxLengthAdded => "MAX_LENGTH_ADDED", false;
-    MaxLengthRemoved => "MAX_LENGTH_REMOVED", true;
-    MaxLengthIncreased => "MAX_LENGTH_INCREASED", true;
-    MaxLengthDecreased => "MAX_LENGTH_DECREASED", false;
-    MinLengthAdded => "MIN_LENGTH_ADDED", false;
-    MinLengthRemoved => "MIN_LENGTH_REMOVED", true;
-    MinLengthIncreased => "MIN_LENGTH_INCREASED", false;
-    MinLengthDecreased => "MIN_LENGTH_DECREASED", true;
-    PatternAdded => "PATTERN_ADDED", false;
-    PatternRemoved => "PATTERN_REMOVED", true;
-    PatternChanged => "PATTERN_CHANGED", false;
-    MaximumAdded => "MAXIMUM_ADDED", false;
-    MaximumRemoved => "MAXIMUM_REMOVED", true;
-    MaximumIncreased => "MAXIMUM_INCREASED", true;
-    MaximumDecreased => "MAXIMUM_DECREASED", false;
-    MinimumAdded => "MINIMUM_ADDED", false;
-    MinimumRemoved => "MINIMUM_REMOVED", true;
-    MinimumIncreased => "MINIMUM_INCREASED", false;
-    MinimumDecreased => "MINIMUM_DECREASED", true;
-    ExclusiveMaximumAdded => "EXCLUSIVE_MAXIMUM_ADDED", false;
-    ExclusiveMaximumRemoved => "EXCLUSIVE_MAXIMUM_REMOVED", true;
-    ExclusiveMaximumIncreased => "EXCLUSIVE_MAXIMUM_INCREASED", true;
-    ExclusiveMaximumDecreased => "EXCLUSIVE_MAXIMUM_DECREASED", false;
-    ExclusiveMinimumAdded => "EXCLUSIVE_MINIMUM_ADDED", false;
-    ExclusiveMinimumRemoved => "EXCLUSIVE_MINIMUM_REMOVED", true;
-    ExclusiveMinimumIncreased => "EXCLUSIVE_MINIMUM_INCREASED", false;
-    ExclusiveMinimumDecreased => "EXCLUSIVE_MINIMUM_DECREASED", true;
-    MultipleOfAdded => "MULTIPLE_OF_ADDED", false;
-    MultipleOfRemoved => "MULTIPLE_OF_REMOVED", true;
-    MultipleOfExpanded => "MULTIPLE_OF_EXPANDED", false;
-    MultipleOfReduced => "MULTIPLE_OF_REDUCED", true;
-    MultipleOfChanged => "MULTIPLE_OF_CHANGED", false;
-    RequiredAttributeAdded => "REQUIRED_ATTRIBUTE_ADDED", false;
-    RequiredAttributeWithDefaultAdded => "REQUIRED_ATTRIBUTE_WITH_DEFAULT_ADDED", true;
-    RequiredAttributeRemoved => "REQUIRED_ATTRIBUTE_REMOVED", true;
-    DependencyArrayAdded => "DEPENDENCY_ARRAY_ADDED", false;
-    DependencyArrayRemoved => "DEPENDENCY_ARRAY_REMOVED", true;
-    DependencyArrayExtended => "DEPENDENCY_ARRAY_EXTENDED", false;
-    DependencyArrayNarrowed => "DEPENDENCY_ARRAY_NARROWED", true;
-    DependencyArrayChanged => "DEPENDENCY_ARRAY_CHANGED", false;
-    DependencySchemaAdded => "DEPENDENCY_SCHEMA_ADDED", false;
-    DependencySchemaRemoved => "DEPENDENCY_SCHEMA_REMOVED", true;
-    MaxPropertiesAdded => "MAX_PROPERTIES_ADDED", false;
-    MaxPropertiesRemoved => "MAX_PROPERTIES_REMOVED", true;
-    MaxPropertiesIncreased => "MAX_PROPERTIES_INCREASED", true;
-    MaxPropertiesDecreased => "MAX_PROPERTIES_DECREASED", false;
-    MinPropertiesAdded => "MIN_PROPERTIES_ADDED", false;
-    MinPropertiesRemoved => "MIN_PROPERTIES_REMOVED", true;
-    MinPropertiesIncreased => "MIN_PROPERTIES_INCREASED", false;
-    MinPropertiesDecreased => "MIN_PROPERTIES_DECREASED", true;
-    AdditionalPropertiesAdded => "ADDITIONAL_PROPERTIES_ADDED", true;
-    AdditionalPropertiesRemoved => "ADDITIONAL_PROPERTIES_REMOVED", false;
-    AdditionalPropertiesExtended => "ADDITIONAL_PROPERTIES_EXTENDED", true;
-    AdditionalPropertiesNarrowed => "ADDITIONAL_PROPERTIES_NARROWED", false;
-    RequiredPropertyAddedToOpenContentModel =>
-        "REQUIRED_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL", false;
-    RequiredPropertyWithDefaultAddedToOpenContentModel =>
-        "REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_OPEN_CONTENT_MODEL", false;
-    OptionalPropertyAddedToOpenContentModel =>
-        "OPTIONAL_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL", false;
-    PropertyWithEmptySchemaAddedToOpenContentModel =>
-        "PROPERTY_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL", true;
-    RequiredPropertyAddedToUnopenContentModel =>
-        "REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL", false;
-    RequiredPropertyWithDefaultAddedToUnopenContentModel =>
-        "REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_UNOPEN_CONTENT_MODEL", true;
-    OptionalPropertyAddedToUnopenContentModel =>
-        "OPTIONAL_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL", true;
-    PropertyRemovedFromOpenContentModel => "PROPERTY_REMOVED_FROM_OPEN_CONTENT_MODEL", true;
-    PropertyWithFalseRemovedFromClosedContentModel =>
-        "PROPERTY_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL", true;
-    PropertyRemovedFromClosedContentModel => "PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL", false;
-    PropertyAddedIsCoveredByPartiallyOpenContentModel =>
-        "PROPERTY_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL", true;
-    PropertyAddedNotCoveredByPartiallyOpenContentModel =>
-        "PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL", false;
-    PropertyRemovedIsCoveredByPartiallyOpenContentModel =>
-        "PROPERTY_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL", true;
-    PropertyRemovedNotCoveredByPartiallyOpenContentModel =>
-        "PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL", false;
-    MaxItemsAdded => "MAX_ITEMS_ADDED", false;
-    MaxItemsRemoved => "MAX_ITEMS_REMOVED", true;
-    MaxItemsIncreased => "MAX_ITEMS_INCREASED", true;
-    MaxItemsDecreased => "MAX_ITEMS_DECREASED", false;
-    MinItemsAdded => "MIN_ITEMS_ADDED", false;
-    MinItemsRemoved => "MIN_ITEMS_REMOVED", true;
-    MinItemsIncreased => "MIN_ITEMS_INCREASED", false;
-    MinItemsDecreased => "MIN_ITEMS_DECREASED", true;
-    UniqueItemsAdded => "UNIQUE_ITEMS_ADDED", false;
-    UniqueItemsRemoved => "UNIQUE_ITEMS_REMOVED", true;
-    AdditionalItemsAdded => "ADDITIONAL_ITEMS_ADDED", true;
-    AdditionalItemsRemoved => "ADDITIONAL_ITEMS_REMOVED", false;
-    AdditionalItemsExtended => "ADDITIONAL_ITEMS_EXTENDED", true;
-    AdditionalItemsNarrowed => "ADDITIONAL_ITEMS_NARROWED", false;
-    ItemAddedToOpenContentModel => "ITEM_ADDED_TO_OPEN_CONTENT_MODEL", false;
-    ItemWithEmptySchemaAddedToOpenContentModel =>
-        "ITEM_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL", true;
-    ItemAddedToClosedContentModel => "ITEM_ADDED_TO_CLOSED_CONTENT_MODEL", true;
-    ItemRemovedFromOpenContentModel => "ITEM_REMOVED_FROM_OPEN_CONTENT_MODEL", true;
-    ItemWithFalseRemovedFromClosedContentModel =>
-        "ITEM_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL", true;
-    ItemRemovedFromClosedContentModel => "ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL", false;
-    ItemAddedIsCoveredByPartiallyOpenContentModel =>
-        "ITEM_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL", true;
-    ItemAddedNotCoveredByPartiallyOpenContentModel =>
-        "ITEM_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL", false;
-    ItemRemovedIsCoveredByPartiallyOpenContentModel =>
-        "ITEM_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL", true;
-    ItemRemovedNotCoveredByPartiallyOpenContentModel =>
-        "ITEM_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL", false;
-    EnumArrayExtended => "ENUM_ARRAY_EXTENDED", true;
-    EnumArrayNarrowed => "ENUM_ARRAY_NARROWED", false;
-    EnumArrayChanged => "ENUM_ARRAY_CHANGED", false;
-    CombinedTypeExtended => "COMBINED_TYPE_EXTENDED", true;
-    CombinedTypeChanged => "COMBINED_TYPE_CHANGED", false;
-    ProductTypeExtended => "PRODUCT_TYPE_EXTENDED", false;
-    ProductTypeNarrowed => "PRODUCT_TYPE_NARROWED", true;
-    SumTypeExtended => "SUM_TYPE_EXTENDED", true;
-    SumTypeNarrowed => "SUM_TYPE_NARROWED", false;
-    CombinedTypeSubschemasChanged => "COMBINED_TYPE_SUBSCHEMAS_CHANGED", false;
-    NotTypeExtended => "NOT_TYPE_EXTENDED", false;
-    NotTypeNarrowed => "NOT_TYPE_NARROWED", true;
-}
-
-/// Differences found so far, each with its JSON path such as
-/// `#/properties/foo`, and the path of the node being compared.
-#[derive(Default, Clone)]
-pub(super) struct Changes {
-    pub list: Vec<(Change, String)>,
-    pub path: Vec<String>,
-}
-
-impl Changes {
-    /// Starts an empty list at the same path, for a trial comparison.
-    pub(super) fn branch(&self) -> Changes {
-        Changes {
-            list: Vec::new(),
-            path: self.path.clone(),
-        }
-    }
-
-    pub(super) fn add(&mut self, change: Change) {
-        self.list
-            .push((change, format!("#/{}", self.path.join("/"))));
-    }
-
-    pub(super) fn add_at(&mut self, segment: &str, change: Change) {
-        self.path.push(segment.to_string());
-        self.add(change);
-        self.path.pop();
-    }
-
-    pub(super) fn is_compatible(&self) -> bool {
-        self.list.iter().all(|(change, _)| change.is_compatible())
-    }
-}
-
 pub(super) struct Comparer<'m, 'a> {
     pub original: &'m Model<'a>,
     pub update: &'m Model<'a>,
     /// Differences of each pair compared so far, with paths relative to the
     /// pair, so a pair reached along many paths is compared once.
-    results: HashMap<(NodeId, NodeId), Vec<(Change, String)>>,
+    results: HashMap<(NodeId, NodeId), ChangeList>,
     /// Pairs on the comparison stack: meeting one again is recursion, which
     /// counts as compatible.
     in_progress: HashSet<(NodeId, NodeId)>,
@@ -347,13 +162,13 @@ impl<'m, 'a> Comparer<'m, 'a> {
         let (subschemas, change, old_side) = match (old, new) {
             (NodeKind::Combined(..), NodeKind::Combined(..)) => return false,
             (_, NodeKind::Combined(criterion, subs)) => {
-                if subs.len() != 1 && *criterion == Criterion::AllOf {
+                if subs.len() != 1 && *criterion == Criterion::All {
                     return false;
                 }
                 (subs.clone(), Change::SumTypeExtended, false)
             }
             (NodeKind::Combined(criterion, subs), _) => {
-                if subs.len() != 1 && *criterion != Criterion::AllOf {
+                if subs.len() != 1 && *criterion != Criterion::All {
                     return false;
                 }
                 (subs.clone(), Change::ProductTypeNarrowed, true)
@@ -394,24 +209,26 @@ impl<'m, 'a> Comparer<'m, 'a> {
                 return;
             }
         }
+
         let old_subs = distinct(self.original, old_subs);
         let new_subs = distinct(self.update, new_subs);
         if old_subs.len() != new_subs.len() {
             let growing = old_subs.len() < new_subs.len();
-            out.add(match (new_criterion == Criterion::AllOf, growing) {
+            out.add(match (new_criterion == Criterion::All, growing) {
                 (true, true) => Change::ProductTypeExtended,
                 (true, false) => Change::ProductTypeNarrowed,
                 (false, true) => Change::SumTypeExtended,
                 (false, false) => Change::SumTypeNarrowed,
             });
         }
+
         let criterion_name = match old_criterion {
-            Criterion::AllOf => "allOf",
-            Criterion::AnyOf => "anyOf",
-            Criterion::OneOf => "oneOf",
+            Criterion::All => "allOf",
+            Criterion::Any => "anyOf",
+            Criterion::One => "oneOf",
         };
         // edges[i] lists the new subschemas that accept old subschema i.
-        let mut edges: Vec<Vec<(usize, Vec<(Change, String)>)>> = Vec::new();
+        let mut edges: Vec<Vec<(usize, ChangeList)>> = Vec::new();
         for (i, &old_sub) in old_subs.iter().enumerate() {
             out.path.push(format!("{criterion_name}/{i}"));
             let mut compatible = Vec::new();
@@ -425,6 +242,7 @@ impl<'m, 'a> Comparer<'m, 'a> {
             out.path.pop();
             edges.push(compatible);
         }
+
         let matching = maximum_matching(&edges, new_subs.len());
         for (i, j) in matching.iter().enumerate() {
             if let Some(j) = j {
@@ -435,6 +253,7 @@ impl<'m, 'a> Comparer<'m, 'a> {
                 out.list.extend(list.iter().cloned());
             }
         }
+
         let matched = matching.iter().flatten().count();
         if matched < old_subs.len().min(new_subs.len()) {
             out.add(Change::CombinedTypeSubschemasChanged);
@@ -450,9 +269,9 @@ fn compare_criteria(
 ) -> Option<Change> {
     let change = match new {
         _ if old == new => return None,
-        Criterion::AnyOf => Change::CombinedTypeExtended,
-        Criterion::OneOf if old_len == 1 => Change::CombinedTypeExtended,
-        Criterion::AllOf if old_len == 1 && new_len == 1 => Change::CombinedTypeExtended,
+        Criterion::Any => Change::CombinedTypeExtended,
+        Criterion::One if old_len == 1 => Change::CombinedTypeExtended,
+        Criterion::All if old_len == 1 && new_len == 1 => Change::CombinedTypeExtended,
         _ => Change::CombinedTypeChanged,
     };
     Some(change)
@@ -461,18 +280,18 @@ fn compare_criteria(
 /// Drops repeated subschemas (same source value and part), as Confluent's
 /// set of subschemas does.
 fn distinct(model: &Model<'_>, subs: &[NodeId]) -> Vec<NodeId> {
-    let mut kept: Vec<NodeId> = Vec::new();
+    let mut unique: Vec<NodeId> = Vec::new();
     for &sub in subs {
         let node = model.node(sub);
-        let seen = kept.iter().any(|&k| {
-            let other = model.node(k);
+        let seen = unique.iter().any(|&u| {
+            let other = model.node(u);
             other.part == node.part && other.raw == node.raw
         });
         if !seen {
-            kept.push(sub);
+            unique.push(sub);
         }
     }
-    kept
+    unique
 }
 
 /// Finds a maximum bipartite matching with augmenting paths (Kuhn's
@@ -564,66 +383,81 @@ fn compare_strings(out: &mut Changes, old: &StringNode, new: &StringNode) {
 
 fn compare_numbers(out: &mut Changes, old: &NumberNode, new: &NumberNode) {
     use Change::*;
-    let maximum = [
-        MaximumAdded,
-        MaximumRemoved,
-        MaximumIncreased,
-        MaximumDecreased,
+    let limits = [
+        (
+            "maximum",
+            old.maximum,
+            new.maximum,
+            [
+                MaximumAdded,
+                MaximumRemoved,
+                MaximumIncreased,
+                MaximumDecreased,
+            ],
+        ),
+        (
+            "minimum",
+            old.minimum,
+            new.minimum,
+            [
+                MinimumAdded,
+                MinimumRemoved,
+                MinimumIncreased,
+                MinimumDecreased,
+            ],
+        ),
+        (
+            "exclusiveMaximum",
+            old.exclusive_maximum,
+            new.exclusive_maximum,
+            [
+                ExclusiveMaximumAdded,
+                ExclusiveMaximumRemoved,
+                ExclusiveMaximumIncreased,
+                ExclusiveMaximumDecreased,
+            ],
+        ),
+        (
+            "exclusiveMinimum",
+            old.exclusive_minimum,
+            new.exclusive_minimum,
+            [
+                ExclusiveMinimumAdded,
+                ExclusiveMinimumRemoved,
+                ExclusiveMinimumIncreased,
+                ExclusiveMinimumDecreased,
+            ],
+        ),
     ];
-    compare_limit(out, "maximum", old.maximum, new.maximum, maximum);
-    let minimum = [
-        MinimumAdded,
-        MinimumRemoved,
-        MinimumIncreased,
-        MinimumDecreased,
-    ];
-    compare_limit(out, "minimum", old.minimum, new.minimum, minimum);
-    let exclusive_maximum = [
-        ExclusiveMaximumAdded,
-        ExclusiveMaximumRemoved,
-        ExclusiveMaximumIncreased,
-        ExclusiveMaximumDecreased,
-    ];
-    compare_limit(
-        out,
-        "exclusiveMaximum",
-        old.exclusive_maximum,
-        new.exclusive_maximum,
-        exclusive_maximum,
-    );
-    let exclusive_minimum = [
-        ExclusiveMinimumAdded,
-        ExclusiveMinimumRemoved,
-        ExclusiveMinimumIncreased,
-        ExclusiveMinimumDecreased,
-    ];
-    compare_limit(
-        out,
-        "exclusiveMinimum",
-        old.exclusive_minimum,
-        new.exclusive_minimum,
-        exclusive_minimum,
-    );
-    let is_multiple = |a: f64, b: f64| b != 0.0 && (a / b).fract() == 0.0;
-    let multiple_of = match (old.multiple_of, new.multiple_of) {
-        (None, Some(_)) => Some(MultipleOfAdded),
-        (Some(_), None) => Some(MultipleOfRemoved),
-        (Some(o), Some(n)) if o == n => None,
-        // Every multiple of the new value is a multiple of the old: narrower.
-        (Some(o), Some(n)) if is_multiple(n, o) => Some(MultipleOfExpanded),
-        (Some(o), Some(n)) if is_multiple(o, n) => Some(MultipleOfReduced),
-        (Some(_), Some(_)) => Some(MultipleOfChanged),
-        (None, None) => None,
-    };
-    if let Some(change) = multiple_of {
+    for (keyword, old_limit, new_limit, changes) in limits {
+        compare_limit(out, keyword, old_limit, new_limit, changes);
+    }
+
+    if let Some(change) = compare_multiple_of(old.multiple_of, new.multiple_of) {
         out.add_at("multipleOf", change);
     }
+
     if old.requires_integer != new.requires_integer {
         out.add(if old.requires_integer {
             TypeExtended
         } else {
             TypeNarrowed
         });
+    }
+}
+
+fn compare_multiple_of(old: Option<f64>, new: Option<f64>) -> Option<Change> {
+    let is_multiple = |a: f64, b: f64| b != 0.0 && (a / b).fract() == 0.0;
+    match (old, new) {
+        (None, None) => None,
+        (None, Some(_)) => Some(Change::MultipleOfAdded),
+        (Some(_), None) => Some(Change::MultipleOfRemoved),
+        (Some(o), Some(n)) if o == n => None,
+        // Every multiple of the new value is a multiple of the old one, so
+        // the new schema accepts fewer numbers.
+        (Some(o), Some(n)) if is_multiple(n, o) => Some(Change::MultipleOfExpanded),
+        (Some(o), Some(n)) if is_multiple(o, n) => Some(Change::MultipleOfReduced),
+        (Some(_), Some(_)) => Some(Change::MultipleOfChanged),
     }
 }
 

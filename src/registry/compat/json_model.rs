@@ -2,11 +2,11 @@
 //! compares, built the way the everit-json-schema loader (which Confluent
 //! Schema Registry uses) classifies keywords.
 //!
-//! A schema object yields one typed part per keyword group it uses (`enum`,
+//! A schema object yields one typed part per keyword group it uses: `enum`,
 //! `allOf`/`anyOf`/`oneOf`, `not`, `const`, the `type` keyword, then the
-//! keywords of types not named by `type`); several parts become a synthetic
-//! `allOf`. `$ref`s are resolved while loading, so a recursive schema is a
-//! cycle of node ids.
+//! keywords of types that `type` does not name. Several parts become a
+//! synthetic `allOf`. `$ref`s are resolved while loading, so a recursive
+//! schema is a cycle of node ids.
 
 use std::collections::HashMap;
 
@@ -27,7 +27,8 @@ pub(super) struct Model<'a> {
 pub(super) struct Node<'a> {
     /// The schema value this node was loaded from.
     pub raw: &'a Value,
-    /// Which typed part of `raw` this is when `raw` split into several.
+    /// Position of this node among the typed parts of `raw` (from 1), or 0
+    /// when `raw` did not split.
     pub part: usize,
     pub id: Option<&'a Value>,
     pub title: Option<&'a Value>,
@@ -38,9 +39,9 @@ pub(super) struct Node<'a> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Criterion {
-    AllOf,
-    AnyOf,
-    OneOf,
+    All,
+    Any,
+    One,
 }
 
 pub(super) enum NodeKind {
@@ -132,12 +133,13 @@ const NUMBER_KEYWORDS: [&str; 5] = [
 ];
 const STRING_KEYWORDS: [&str; 4] = ["minLength", "maxLength", "pattern", "format"];
 
-/// Longest chain of `$ref`s to `$ref`s followed before giving up; a longer
-/// chain is a cycle with no schema in it.
+/// Maximum number of `$ref`s followed in a row before the loader gives up,
+/// because a longer chain is a cycle with no schema in it.
 const REF_CHAIN_MAX: usize = 64;
 
 impl<'a> Model<'a> {
-    /// Loads the main document of `schema`; its node is the returned id.
+    /// Loads the main document of `schema` and returns the model with the
+    /// id of the document's node.
     pub(super) fn load(schema: &'a JsonSchema) -> (Self, NodeId) {
         let mut model = Model {
             nodes: Vec::new(),
@@ -165,8 +167,8 @@ impl<'a> Model<'a> {
     }
 
     /// Follows `$ref` (which, as in draft-07, replaces its sibling keywords)
-    /// to the schema it names. An unresolvable reference stays as it is and
-    /// loads as an empty schema; `parse` rejects those before this runs.
+    /// to the schema it names. An unresolvable reference loads as an empty
+    /// schema, but `parse` rejects those before this runs.
     fn follow_refs(&self, mut document: usize, mut value: &'a Value) -> (usize, &'a Value) {
         for _ in 0..REF_CHAIN_MAX {
             let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
@@ -211,7 +213,7 @@ impl<'a> Model<'a> {
                     .enumerate()
                     .map(|(i, kind)| self.push(value, i + 1, kind))
                     .collect();
-                NodeKind::Combined(Criterion::AllOf, ids)
+                NodeKind::Combined(Criterion::All, ids)
             }
         }
     }
@@ -223,9 +225,9 @@ impl<'a> Model<'a> {
             parts.push(NodeKind::Enum(values.clone()));
         }
         for (keyword, criterion) in [
-            ("allOf", Criterion::AllOf),
-            ("anyOf", Criterion::AnyOf),
-            ("oneOf", Criterion::OneOf),
+            ("allOf", Criterion::All),
+            ("anyOf", Criterion::Any),
+            ("oneOf", Criterion::One),
         ] {
             if let Some(Value::Array(schemas)) = map.get(keyword) {
                 let ids = schemas
@@ -257,7 +259,7 @@ impl<'a> Model<'a> {
                         self.push(&EMPTY_SCHEMA, i, kind)
                     })
                     .collect();
-                parts.push(NodeKind::Combined(Criterion::AnyOf, ids));
+                parts.push(NodeKind::Combined(Criterion::Any, ids));
             }
             _ => {}
         }

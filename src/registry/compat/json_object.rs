@@ -8,7 +8,8 @@
 
 use regex::Regex;
 
-use super::json::{Change, Changes, Comparer};
+use super::json::Comparer;
+use super::json_change::{Change, Changes};
 use super::json_model::{ArrayNode, NodeId, ObjectNode};
 
 impl Comparer<'_, '_> {
@@ -63,7 +64,8 @@ impl Comparer<'_, '_> {
         out.path.pop();
     }
 
-    /// A property may go only if the new content model still accepts it.
+    /// Records a removed property, which is compatible only if the new
+    /// content model still accepts it.
     fn property_removed(
         &mut self,
         out: &mut Changes,
@@ -96,8 +98,8 @@ impl Comparer<'_, '_> {
         });
     }
 
-    /// A property may be added only if old documents could not hold it with
-    /// another schema, and a required one needs a default.
+    /// Records an added property, which is compatible only if old documents
+    /// cannot contain it with another schema. A required one needs a default.
     fn property_added(
         &mut self,
         out: &mut Changes,

@@ -1,17 +1,19 @@
 //! Schema compatibility checks with Confluent Schema Registry's semantics.
 //!
-//! `can_read` answers whether data written with one schema can be read with
-//! another: Avro by the schema-resolution rules of the Avro specification as
-//! the reference Java implementation applies them, Protobuf and JSON Schema
-//! by Confluent's schema-diff rules. `check` applies a subject's
+//! `can_read` reports whether data written with one schema can be read with
+//! another. Avro follows the schema-resolution rules of the Avro
+//! specification as the reference Java implementation applies them.
+//! Protobuf and JSON Schema follow Confluent's schema-diff rules. `check` applies a subject's
 //! compatibility level to a new schema and the subject's history. Runs on
 //! the control-plane thread when a schema is registered or tested.
 
 mod avro;
 mod json;
+mod json_change;
 mod json_model;
 mod json_object;
 mod protobuf;
+mod protobuf_change;
 
 use std::fmt;
 use std::str::FromStr;

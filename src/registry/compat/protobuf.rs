@@ -1,6 +1,6 @@
-//! Protobuf compatibility by Confluent's schema-diff rules: the old file is
-//! compared with the new one element by element (package, messages by name,
-//! fields by number, oneofs, enums) and each difference is either in the
+//! Protobuf compatibility by Confluent's schema-diff rules. The old file is
+//! compared with the new one element by element: package, messages by name,
+//! fields by number, oneofs and enums. Each difference is either in the
 //! compatible set or makes the change incompatible.
 //!
 //! Works on prost-reflect descriptors, where type names are already
@@ -13,6 +13,7 @@ use prost_reflect::{
     Cardinality, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor,
 };
 
+use super::protobuf_change::Change;
 use crate::registry::schema::ProtobufSchema;
 
 /// Lists why data written with `writer` (the old schema) cannot be read
@@ -31,114 +32,6 @@ pub(super) fn can_read(reader: &ProtobufSchema, writer: &ProtobufSchema) -> Vec<
         .filter(|(change, _)| !change.is_compatible())
         .map(|(change, path)| format!("{} at #/{path}: {}", change.name(), change.description()))
         .collect()
-}
-
-/// Difference types, named as in Confluent's `Difference.Type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Change {
-    PackageChanged,
-    MessageAdded,
-    MessageRemoved,
-    MessageMoved,
-    EnumAdded,
-    EnumRemoved,
-    EnumConstAdded,
-    EnumConstChanged,
-    EnumConstRemoved,
-    FieldAdded,
-    FieldRemoved,
-    FieldNameChanged,
-    FieldKindChanged,
-    FieldScalarKindChanged,
-    FieldNamedTypeChanged,
-    FieldNumericLabelChanged,
-    FieldStringOrBytesLabelChanged,
-    RequiredFieldAdded,
-    RequiredFieldRemoved,
-    OneofAdded,
-    OneofRemoved,
-    OneofFieldAdded,
-    OneofFieldRemoved,
-    OneofFieldMovedToTopLevel,
-    MultipleFieldsMovedToOneof,
-    FieldMovedToExistingOneof,
-}
-
-impl Change {
-    fn is_compatible(self) -> bool {
-        use Change::*;
-        matches!(
-            self,
-            MessageAdded
-                | MessageMoved
-                | EnumAdded
-                | EnumRemoved
-                | EnumConstAdded
-                | EnumConstChanged
-                | EnumConstRemoved
-                | FieldAdded
-                | FieldRemoved
-                | FieldNameChanged
-                | FieldStringOrBytesLabelChanged
-                | OneofAdded
-                | OneofRemoved
-                | OneofFieldAdded
-                | OneofFieldMovedToTopLevel
-        )
-    }
-
-    fn name(self) -> &'static str {
-        use Change::*;
-        match self {
-            PackageChanged => "PACKAGE_CHANGED",
-            MessageAdded => "MESSAGE_ADDED",
-            MessageRemoved => "MESSAGE_REMOVED",
-            MessageMoved => "MESSAGE_MOVED",
-            EnumAdded => "ENUM_ADDED",
-            EnumRemoved => "ENUM_REMOVED",
-            EnumConstAdded => "ENUM_CONST_ADDED",
-            EnumConstChanged => "ENUM_CONST_CHANGED",
-            EnumConstRemoved => "ENUM_CONST_REMOVED",
-            FieldAdded => "FIELD_ADDED",
-            FieldRemoved => "FIELD_REMOVED",
-            FieldNameChanged => "FIELD_NAME_CHANGED",
-            FieldKindChanged => "FIELD_KIND_CHANGED",
-            FieldScalarKindChanged => "FIELD_SCALAR_KIND_CHANGED",
-            FieldNamedTypeChanged => "FIELD_NAMED_TYPE_CHANGED",
-            FieldNumericLabelChanged => "FIELD_NUMERIC_LABEL_CHANGED",
-            FieldStringOrBytesLabelChanged => "FIELD_STRING_OR_BYTES_LABEL_CHANGED",
-            RequiredFieldAdded => "REQUIRED_FIELD_ADDED",
-            RequiredFieldRemoved => "REQUIRED_FIELD_REMOVED",
-            OneofAdded => "ONEOF_ADDED",
-            OneofRemoved => "ONEOF_REMOVED",
-            OneofFieldAdded => "ONEOF_FIELD_ADDED",
-            OneofFieldRemoved => "ONEOF_FIELD_REMOVED",
-            OneofFieldMovedToTopLevel => "ONEOF_FIELD_MOVED_TO_TOP_LEVEL",
-            MultipleFieldsMovedToOneof => "MULTIPLE_FIELDS_MOVED_TO_ONEOF",
-            FieldMovedToExistingOneof => "FIELD_MOVED_TO_EXISTING_ONEOF",
-        }
-    }
-
-    /// Describes the incompatible changes; compatible ones are not reported.
-    fn description(self) -> &'static str {
-        use Change::*;
-        match self {
-            PackageChanged => "the package changed",
-            MessageRemoved => "a message was removed",
-            FieldKindChanged => "the field changed between scalar, message and map",
-            FieldScalarKindChanged => {
-                "the field's scalar type changed to one with another encoding"
-            }
-            FieldNamedTypeChanged => "the field's message type changed or is incompatible",
-            FieldNumericLabelChanged => "the label of a numeric field changed",
-            RequiredFieldAdded => "a required field was added",
-            RequiredFieldRemoved => "a required field was removed",
-            OneofFieldRemoved => "a oneof member was removed while the oneof remains",
-            MultipleFieldsMovedToOneof => "several existing fields were moved into one oneof",
-            FieldMovedToExistingOneof => "fields that were independent now share a oneof",
-            _ => "compatible change",
-        }
-    }
 }
 
 /// Messages (without map entries) and enums declared in one scope.
@@ -209,8 +102,8 @@ fn scalar_kind(kind: &Kind) -> Option<ScalarKind> {
     Some(scalar)
 }
 
-/// The label as written in the source: none for proto3 fields without a
-/// label, for map fields and for oneof members.
+/// Returns the label as written in the source, which is none for proto3
+/// fields without a label, for map fields and for oneof members.
 fn written_label(field: &FieldDescriptor) -> Option<Cardinality> {
     if field.is_map() || real_oneof(field).is_some() {
         return None;
@@ -497,9 +390,9 @@ impl Diff {
         }
     }
 
-    /// Message types match by name relative to their package; a match is
-    /// then compared field by field, and any incompatible difference inside
-    /// also makes this field's type change incompatible.
+    /// Compares the message types of a field. They match by name relative to
+    /// their package, and a match is then compared field by field. Any
+    /// incompatible difference inside also makes the field incompatible.
     fn compare_message_types(&mut self, old: &MessageDescriptor, new: &MessageDescriptor) {
         if local_name(old) != local_name(new) {
             return self.add(Change::FieldNamedTypeChanged);

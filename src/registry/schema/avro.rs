@@ -79,7 +79,7 @@ fn write_schema(schema: &Schema, defined: &mut HashSet<Name>, out: &mut String) 
         Schema::Record(record) => write_record(record, defined, out),
         Schema::Enum(enum_schema) => write_enum(enum_schema, defined, out),
         Schema::Fixed(fixed) => write_fixed(fixed, "", defined, out),
-        Schema::Ref { name } => write_json_string(&name.to_string(), out),
+        Schema::Ref { name } => write_json_string(name.as_ref(), out),
         logical => write_logical(logical, defined, out),
     }
 }
@@ -132,11 +132,11 @@ fn write_decimal(decimal: &DecimalSchema, defined: &mut HashSet<Name>, out: &mut
 /// opens the definition object with its name and type and returns true.
 fn open_named(kind: &str, name: &Name, defined: &mut HashSet<Name>, out: &mut String) -> bool {
     if !defined.insert(name.clone()) {
-        write_json_string(&name.to_string(), out);
+        write_json_string(name.as_ref(), out);
         return false;
     }
     out.push_str("{\"name\":");
-    write_json_string(&name.to_string(), out);
+    write_json_string(name.as_ref(), out);
     out.push_str(",\"type\":\"");
     out.push_str(kind);
     out.push('"');
@@ -189,8 +189,8 @@ fn write_enum(enum_schema: &EnumSchema, defined: &mut HashSet<Name>, out: &mut S
     out.push('}');
 }
 
-/// Writes a fixed type; `logical` holds the logical-type attributes, each
-/// with a leading comma, or is empty.
+/// Writes a fixed type. `logical` contains the logical-type attributes,
+/// each with a leading comma, or is empty.
 fn write_fixed(fixed: &FixedSchema, logical: &str, defined: &mut HashSet<Name>, out: &mut String) {
     if !open_named("fixed", &fixed.name, defined, out) {
         return;

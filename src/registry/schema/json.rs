@@ -19,7 +19,7 @@ pub struct JsonReference {
     pub document: Value,
 }
 
-/// Index of the main document in `JsonSchema::document_at`; reference `i`
+/// Index of the main document in `JsonSchema::document_at`. Reference `i`
 /// is at index `i + 1`.
 pub const MAIN_DOCUMENT: usize = 0;
 
@@ -35,9 +35,9 @@ impl JsonSchema {
     /// Finds the subschema that the `$ref` value `reference` points to, as
     /// seen from document `from`, and returns its document index and value.
     ///
-    /// The part before `#` selects a document by reference name or `$id`
-    /// (also relative to the `$id` of `from`); the fragment is a JSON
-    /// pointer or an anchor (`$anchor`, or `$id` of the form `#name`).
+    /// The part before `#` selects a document by reference name or by `$id`,
+    /// also relative to the `$id` of `from`. The fragment is a JSON pointer
+    /// or an anchor (`$anchor`, or `$id` of the form `#name`).
     pub fn resolve(&self, from: usize, reference: &str) -> Option<(usize, &Value)> {
         let (base, fragment) = match reference.split_once('#') {
             Some((base, fragment)) => (base, fragment),
