@@ -287,10 +287,21 @@ fn avro_reference_types_resolve() {
 fn avro_syntax_error_has_position() {
     let error =
         parse(SchemaType::Avro, "{\"type\":\n  \"record\",,}", &[]).expect_err("invalid JSON");
-    let SchemaError::Syntax { line, .. } = error else {
+    let SchemaError::Syntax {
+        line,
+        column,
+        ref message,
+        ..
+    } = error
+    else {
         panic!("expected a syntax error, got {error:?}");
     };
     assert_eq!(line, 2);
+    assert_eq!(column, 12);
+    assert!(
+        !message.contains("line"),
+        "position repeated in {message:?}"
+    );
 }
 
 #[test]
@@ -389,7 +400,8 @@ fn json_reference_document_is_compared() {
         schema: r#"{"type":"object","properties":{"zip":{"type":"integer"}}}"#.into(),
     };
     let text = r#"{"type":"object","properties":{"home":{"$ref":"address.json"}}}"#;
-    let old = parse(SchemaType::Json, text, &[old_ref.clone()]).expect("reference resolves");
+    let old =
+        parse(SchemaType::Json, text, std::slice::from_ref(&old_ref)).expect("reference resolves");
     let new = parse(SchemaType::Json, text, &[new_ref]).expect("reference resolves");
     let messages = can_read(&new, &old);
     assert_eq!(

@@ -140,11 +140,16 @@ impl SchemaError {
     /// Builds a syntax error from a `serde_json` error, which carries the
     /// position of the first invalid character.
     fn json_syntax(schema_type: SchemaType, error: &serde_json::Error) -> Self {
+        let (line, column) = (error.line(), error.column());
+        // serde_json appends the position, which this error reports itself.
+        let text = error.to_string();
+        let suffix = format!(" at line {line} column {column}");
+        let message = text.strip_suffix(&suffix).unwrap_or(&text).to_string();
         SchemaError::Syntax {
             schema_type,
-            line: error.line(),
-            column: error.column(),
-            message: error.to_string(),
+            line,
+            column,
+            message,
         }
     }
 }
