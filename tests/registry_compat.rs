@@ -504,3 +504,64 @@ fn level_and_type_names_parse() {
         "\"JSON\""
     );
 }
+
+/// Builds a `.proto` file where each message has two fields of the next
+/// message type, so the last message is reached along 2^depth field paths.
+fn proto_chain(depth: usize, leaf_type: &str) -> String {
+    let mut text = String::from("syntax = \"proto3\";\n");
+    for level in 0..depth {
+        let next = level + 1;
+        text.push_str(&format!(
+            "message M{level} {{ M{next} left = 1; M{next} right = 2; }}\n"
+        ));
+    }
+    text.push_str(&format!("message M{depth} {{ {leaf_type} value = 1; }}\n"));
+    text
+}
+
+#[test]
+fn protobuf_shared_types_compared_once() {
+    let old = parse(SchemaType::Protobuf, &proto_chain(40, "int32"), &[]).unwrap();
+    let new = parse(SchemaType::Protobuf, &proto_chain(40, "string"), &[]).unwrap();
+    let messages = can_read(&new, &old);
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("FIELD_SCALAR_KIND_CHANGED at #/M40/1")),
+        "{messages:?}"
+    );
+    assert!(messages.len() < 200, "{} messages", messages.len());
+    assert!(can_read(&old, &old).is_empty());
+}
+
+/// Builds a JSON Schema where each definition has two properties that
+/// refer to the next one, so the last is reached along 2^depth paths.
+fn json_chain(depth: usize, leaf_type: &str) -> String {
+    let mut definitions = serde_json::Map::new();
+    for level in 0..depth {
+        let next = format!("#/definitions/d{}", level + 1);
+        definitions.insert(
+            format!("d{level}"),
+            serde_json::json!({"type": "object", "properties": {"left": {"$ref": next}, "right": {"$ref": next}}}),
+        );
+    }
+    definitions.insert(format!("d{depth}"), serde_json::json!({"type": leaf_type}));
+    serde_json::json!({"$ref": "#/definitions/d0", "definitions": definitions}).to_string()
+}
+
+#[test]
+fn json_shared_definitions_stay_bounded() {
+    let old = parse(SchemaType::Json, &json_chain(40, "string"), &[]).unwrap();
+    let new = parse(SchemaType::Json, &json_chain(40, "number"), &[]).unwrap();
+    let messages = can_read(&new, &old);
+    assert!(!messages.is_empty());
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.starts_with("TYPE_CHANGED at #/properties/")),
+        "{:?}",
+        &messages[..1]
+    );
+    assert!(messages.len() <= 10_001, "{} messages", messages.len());
+    assert!(can_read(&old, &old).is_empty());
+}

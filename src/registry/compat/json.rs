@@ -75,7 +75,7 @@ impl<'m, 'a> Comparer<'m, 'a> {
                 (false, true) => format!("#/{prefix}"),
                 (false, false) => format!("#/{prefix}/{rest}"),
             };
-            out.list.push((*change, path));
+            out.push(*change, path);
         }
     }
 
@@ -185,7 +185,7 @@ impl<'m, 'a> Comparer<'m, 'a> {
             };
             self.compare(&mut trial, Some(o), Some(n));
             if trial.is_compatible() {
-                out.list.extend(trial.list);
+                out.extend(trial.list);
                 if !singleton {
                     out.add(change);
                 }
@@ -250,7 +250,7 @@ impl<'m, 'a> Comparer<'m, 'a> {
                     .iter()
                     .find(|(k, _)| k == j)
                     .expect("matched edge exists");
-                out.list.extend(list.iter().cloned());
+                out.extend(list.iter().cloned());
             }
         }
 

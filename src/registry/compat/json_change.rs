@@ -157,8 +157,16 @@ changes! {
 /// Differences with their JSON paths.
 pub(super) type ChangeList = Vec<(Change, String)>;
 
+/// Maximum number of differences one list records. A schema whose shared
+/// definitions are referenced along many paths repeats each difference once
+/// per path, which can grow exponentially with nesting depth.
+const CHANGES_MAX: usize = 10_000;
+
 /// Differences found so far, each with its JSON path such as
 /// `#/properties/foo`, and the path of the node being compared.
+///
+/// Past `CHANGES_MAX` entries only the first incompatible difference is
+/// still recorded, so the verdict stays exact while the list stays bounded.
 #[derive(Default, Clone)]
 pub(super) struct Changes {
     pub list: ChangeList,
@@ -175,8 +183,22 @@ impl Changes {
     }
 
     pub(super) fn add(&mut self, change: Change) {
-        self.list
-            .push((change, format!("#/{}", self.path.join("/"))));
+        let path = format!("#/{}", self.path.join("/"));
+        self.push(change, path);
+    }
+
+    /// Records a difference found elsewhere, with its full path.
+    pub(super) fn push(&mut self, change: Change, path: String) {
+        let full = self.list.len() >= CHANGES_MAX;
+        if !full || (!change.is_compatible() && self.is_compatible()) {
+            self.list.push((change, path));
+        }
+    }
+
+    pub(super) fn extend(&mut self, changes: impl IntoIterator<Item = (Change, String)>) {
+        for (change, path) in changes {
+            self.push(change, path);
+        }
     }
 
     pub(super) fn add_at(&mut self, segment: &str, change: Change) {

@@ -58,7 +58,8 @@ pub(super) enum NodeKind {
     Const(Value),
     Combined(Criterion, Vec<NodeId>),
     Not(NodeId),
-    /// `if`/`then`/`else`, compared by its annotations only.
+    /// `if`/`then`/`else`, compared by its annotations only, as Confluent
+    /// does.
     Conditional,
 }
 
@@ -411,6 +412,8 @@ impl<'a> Model<'a> {
 /// of a `type` array, which have no value of their own.
 static EMPTY_SCHEMA: Value = Value::Bool(true);
 
+// NOTE: draft-04's boolean `exclusiveMaximum`/`exclusiveMinimum` are not
+// read, so changing only those flags reports no difference.
 fn load_number(map: &Map<String, Value>, requires_integer: bool) -> NumberNode {
     let number = |key: &str| map.get(key).and_then(Value::as_f64);
     NumberNode {

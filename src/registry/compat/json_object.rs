@@ -80,7 +80,7 @@ impl Comparer<'_, '_> {
             let mut trial = out.branch();
             self.compare(&mut trial, Some(old_schema), Some(partial));
             let compatible = trial.is_compatible();
-            out.list.extend(trial.list);
+            out.extend(trial.list);
             return out.add(if compatible {
                 Change::PropertyRemovedIsCoveredByPartiallyOpenContentModel
             } else {
@@ -126,7 +126,7 @@ impl Comparer<'_, '_> {
             let mut trial = out.branch();
             self.compare(&mut trial, Some(partial), Some(new_schema));
             let compatible = trial.is_compatible();
-            out.list.extend(trial.list);
+            out.extend(trial.list);
             out.add(if compatible {
                 Change::PropertyAddedIsCoveredByPartiallyOpenContentModel
             } else {
@@ -250,7 +250,7 @@ impl Comparer<'_, '_> {
             let mut trial = out.branch();
             self.compare(&mut trial, Some(old_item), Some(partial));
             let compatible = trial.is_compatible();
-            out.list.extend(trial.list);
+            out.extend(trial.list);
             return out.add(if compatible {
                 Change::ItemRemovedIsCoveredByPartiallyOpenContentModel
             } else {
@@ -286,7 +286,7 @@ impl Comparer<'_, '_> {
         let mut trial = out.branch();
         self.compare(&mut trial, Some(partial), Some(new_item));
         let compatible = trial.is_compatible();
-        out.list.extend(trial.list);
+        out.extend(trial.list);
         out.add(if compatible {
             Change::ItemAddedIsCoveredByPartiallyOpenContentModel
         } else {

@@ -9,6 +9,8 @@
 //! synthesized entry messages, and a field's label is the one written in
 //! the source (none for plain proto3 fields and oneof members).
 
+use std::collections::HashMap;
+
 use prost_reflect::{
     Cardinality, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor,
 };
@@ -129,11 +131,24 @@ struct Diff {
     /// Full names of the old messages being compared, to stop recursion
     /// through fields of message type.
     in_progress: Vec<String>,
+    /// Differences found inside each (old, new) pair of message types that
+    /// fields refer to, so a type referenced from many fields is compared
+    /// once. Their paths start at the type, not at the field.
+    type_results: HashMap<(String, String), Vec<(Change, String)>>,
 }
 
 impl Diff {
     fn add(&mut self, change: Change) {
-        self.changes.push((change, self.path.join("/")));
+        let path = self.path.join("/");
+        self.push(change, path);
+    }
+
+    /// Records a difference unless it is already listed: differences inside
+    /// a message type are reported once however many fields use the type.
+    fn push(&mut self, change: Change, path: String) {
+        if !self.changes.iter().any(|(c, p)| *c == change && *p == path) {
+            self.changes.push((change, path));
+        }
     }
 
     fn add_at(&mut self, segments: &[&str], change: Change) {
@@ -397,14 +412,26 @@ impl Diff {
         if local_name(old) != local_name(new) {
             return self.add(Change::FieldNamedTypeChanged);
         }
-        let mut inner = Diff {
-            changes: Vec::new(),
-            path: local_name(old).split('.').map(str::to_string).collect(),
-            in_progress: self.in_progress.clone(),
+        let key = (old.full_name().to_string(), new.full_name().to_string());
+        let changes = match self.type_results.get(&key) {
+            Some(changes) => changes.clone(),
+            None => {
+                let mut inner = Diff {
+                    changes: Vec::new(),
+                    path: local_name(old).split('.').map(str::to_string).collect(),
+                    in_progress: self.in_progress.clone(),
+                    type_results: std::mem::take(&mut self.type_results),
+                };
+                inner.compare_messages(old, new);
+                self.type_results = inner.type_results;
+                self.type_results.insert(key, inner.changes.clone());
+                inner.changes
+            }
         };
-        inner.compare_messages(old, new);
-        let compatible = inner.is_compatible();
-        self.changes.extend(inner.changes);
+        let compatible = changes.iter().all(|(change, _)| change.is_compatible());
+        for (change, path) in changes {
+            self.push(change, path);
+        }
         if !compatible {
             self.add(Change::FieldNamedTypeChanged);
         }

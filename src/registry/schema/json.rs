@@ -60,6 +60,8 @@ impl JsonSchema {
     }
 
     fn find_document(&self, from: usize, base: &str) -> Option<usize> {
+        // TODO: resolve relative to the `$id` of the enclosing subschema;
+        // only each document's root `$id` sets a base URI here.
         let relative = self
             .document_at(from)
             .and_then(|d| d.get("$id"))
