@@ -158,12 +158,6 @@ impl Diff {
         self.path.truncate(depth);
     }
 
-    fn is_compatible(&self) -> bool {
-        self.changes
-            .iter()
-            .all(|(change, _)| change.is_compatible())
-    }
-
     fn compare_types(&mut self, original: &Types, update: &Types) {
         let names = union_of_names(
             original.messages.iter().map(|m| m.name()),
