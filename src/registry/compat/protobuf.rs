@@ -5,9 +5,9 @@
 //!
 //! Works on prost-reflect descriptors, where type names are already
 //! resolved. Confluent compares its parsed syntax tree instead, so two of
-//! its details are mapped here: map fields are recognised by their
-//! synthesized entry messages, and a field's label is the one written in
-//! the source (none for plain proto3 fields and oneof members).
+//! its details are mapped here. Map fields are recognised by their
+//! synthesized entry messages. A field's label is the one written in the
+//! source, and plain proto3 fields and oneof members have none.
 
 use std::collections::HashMap;
 
@@ -104,8 +104,8 @@ fn scalar_kind(kind: &Kind) -> Option<ScalarKind> {
     Some(scalar)
 }
 
-/// Returns the label as written in the source, which is none for proto3
-/// fields without a label, for map fields and for oneof members.
+/// Returns the label as written in the source. Proto3 fields without a
+/// label, map fields and oneof members have none.
 fn written_label(field: &FieldDescriptor) -> Option<Cardinality> {
     if field.is_map() || real_oneof(field).is_some() {
         return None;
