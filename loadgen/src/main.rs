@@ -1,1 +1,3 @@
-fn main() { println!("loadgen: see issue"); }
+fn main() {
+    println!("loadgen: see issue");
+}
