@@ -1,3 +1,4 @@
 //! registry
 pub mod error;
 pub mod model;
+pub mod validate;
