@@ -1,4 +1,5 @@
 //! registry
 pub mod error;
 pub mod model;
+pub mod rest;
 pub mod validate;
