@@ -26,7 +26,9 @@ fn validators() -> (Validators, u32) {
         id: None,
         version: None,
     };
-    let planned = registry.register(&request).expect("orders schema registers");
+    let planned = registry
+        .register(&request)
+        .expect("orders schema registers");
     for event in &planned.events {
         registry.apply(event).expect("event applies");
     }

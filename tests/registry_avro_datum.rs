@@ -6,7 +6,10 @@ use ringbus::registry::validate::{AvroValidator, UnionEncoding};
 use serde_json::Value;
 
 fn cases() -> Vec<Value> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/registry/avro_datum_cases.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/registry/avro_datum_cases.json"
+    );
     let text = std::fs::read_to_string(path).expect("datum cases file is readable");
     let file: Value = serde_json::from_str(&text).expect("datum cases file is JSON");
     file["cases"].as_array().expect("cases is an array").clone()
@@ -51,7 +54,10 @@ fn valid_plain(case: &Value) -> Option<bool> {
 fn avro_json_encoding_verdicts_match() {
     let (failed, total) = mismatches(UnionEncoding::Tagged, |c| Some(valid(c)));
     println!("avro-json: {} of {total} cases pass", total - failed.len());
-    assert!(failed.is_empty(), "cases with a different verdict: {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "cases with a different verdict: {failed:?}"
+    );
 }
 
 #[test]
@@ -59,7 +65,10 @@ fn plain_json_verdicts_match() {
     let (failed, total) = mismatches(UnionEncoding::Plain, valid_plain);
     println!("plain JSON: {} of {total} cases pass", total - failed.len());
     assert!(total >= 8, "only {total} cases give a plain-JSON verdict");
-    assert!(failed.is_empty(), "cases with a different verdict: {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "cases with a different verdict: {failed:?}"
+    );
 }
 
 #[test]
@@ -67,6 +76,12 @@ fn either_encoding_accepts_union_of_verdicts() {
     let (failed, total) = mismatches(UnionEncoding::Either, |c| {
         Some(valid(c) || valid_plain(c).unwrap_or(false))
     });
-    println!("either encoding: {} of {total} cases pass", total - failed.len());
-    assert!(failed.is_empty(), "cases with a different verdict: {failed:?}");
+    println!(
+        "either encoding: {} of {total} cases pass",
+        total - failed.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "cases with a different verdict: {failed:?}"
+    );
 }

@@ -38,7 +38,10 @@ fn register_then_read_back() {
     let subjects = server.get("/subjects");
     assert_eq!(subjects.content_type, CONTENT_TYPE);
     assert_eq!(subjects.json(), json!(["users-value"]));
-    assert_eq!(server.get("/subjects/users-value/versions").json(), json!([1]));
+    assert_eq!(
+        server.get("/subjects/users-value/versions").json(),
+        json!([1])
+    );
 
     let version = server.get("/subjects/users-value/versions/1").json();
     assert_eq!(version["subject"], "users-value");
@@ -49,13 +52,19 @@ fn register_then_read_back() {
     assert_eq!(text, user_v1());
 
     let latest = server.get("/subjects/users-value/versions/latest/schema");
-    assert_eq!(serde_json::from_str::<Value>(&latest.body).unwrap(), user_v1());
+    assert_eq!(
+        serde_json::from_str::<Value>(&latest.body).unwrap(),
+        user_v1()
+    );
 
     let by_id = server.get("/schemas/ids/1").json();
     assert_eq!(by_id["schema"], version["schema"]);
     let raw = server.get("/schemas/ids/1/schema");
     assert_eq!(serde_json::from_str::<Value>(&raw.body).unwrap(), user_v1());
-    assert_eq!(server.get("/schemas/ids/1/subjects").json(), json!(["users-value"]));
+    assert_eq!(
+        server.get("/schemas/ids/1/subjects").json(),
+        json!(["users-value"])
+    );
     assert_eq!(
         server.get("/schemas/ids/1/versions").json(),
         json!([{"subject": "users-value", "version": 1}])
@@ -119,7 +128,10 @@ fn not_found_errors_use_confluent_codes() {
 #[test]
 fn invalid_requests_are_422_or_400() {
     let server = Server::start();
-    let invalid_schema = server.post("/subjects/s/versions", &json!({"schema": "{\"type\": \"recrd\"}"}));
+    let invalid_schema = server.post(
+        "/subjects/s/versions",
+        &json!({"schema": "{\"type\": \"recrd\"}"}),
+    );
     assert_eq!(invalid_schema.status, 422);
     assert_eq!(invalid_schema.error_code(), 42201);
     let unknown_type = server.post(
@@ -156,14 +168,25 @@ fn compatibility_endpoints_report_messages() {
     let quiet = server.post(path, &avro_body(&user_bad())).json();
     assert_eq!(quiet["is_compatible"], false);
     assert!(quiet.get("messages").is_none());
-    let verbose = server.post(&format!("{path}?verbose=true"), &avro_body(&user_bad())).json();
+    let verbose = server
+        .post(&format!("{path}?verbose=true"), &avro_body(&user_bad()))
+        .json();
     assert_eq!(verbose["is_compatible"], false);
     assert!(!verbose["messages"].as_array().unwrap().is_empty());
-    let ok = server.post("/compatibility/subjects/s/versions?verbose=true", &avro_body(&user_v2()));
+    let ok = server.post(
+        "/compatibility/subjects/s/versions?verbose=true",
+        &avro_body(&user_v2()),
+    );
     assert_eq!(ok.json(), json!({"is_compatible": true, "messages": []}));
-    let empty = server.post("/compatibility/subjects/new/versions/latest", &avro_body(&user_bad()));
+    let empty = server.post(
+        "/compatibility/subjects/new/versions/latest",
+        &avro_body(&user_bad()),
+    );
     assert_eq!(empty.json()["is_compatible"], true);
-    let missing = server.post("/compatibility/subjects/s/versions/5", &avro_body(&user_v2()));
+    let missing = server.post(
+        "/compatibility/subjects/s/versions/5",
+        &avro_body(&user_v2()),
+    );
     assert_eq!(missing.error_code(), 40402);
 }
 
@@ -177,11 +200,25 @@ fn soft_and_hard_delete_of_versions() {
     assert_eq!(server.delete("/subjects/s/versions/1").json(), json!(1));
     assert_eq!(server.delete("/subjects/s/versions/1").error_code(), 40406);
     assert_eq!(server.get("/subjects/s/versions").json(), json!([2]));
-    assert_eq!(server.get("/subjects/s/versions?deleted=true").json(), json!([1, 2]));
+    assert_eq!(
+        server.get("/subjects/s/versions?deleted=true").json(),
+        json!([1, 2])
+    );
     assert_eq!(server.get("/subjects/s/versions/1").error_code(), 40402);
-    assert_eq!(server.get("/subjects/s/versions/1?deleted=true").json()["id"], 1);
-    assert_eq!(server.delete("/subjects/s/versions/1?permanent=true").json(), json!(1));
-    assert_eq!(server.get("/subjects/s/versions?deleted=true").json(), json!([2]));
+    assert_eq!(
+        server.get("/subjects/s/versions/1?deleted=true").json()["id"],
+        1
+    );
+    assert_eq!(
+        server
+            .delete("/subjects/s/versions/1?permanent=true")
+            .json(),
+        json!(1)
+    );
+    assert_eq!(
+        server.get("/subjects/s/versions?deleted=true").json(),
+        json!([2])
+    );
 }
 
 #[test]
@@ -189,13 +226,19 @@ fn soft_and_hard_delete_of_subjects() {
     let server = Server::start();
     register(&server, "s", &user_v1());
     register(&server, "s", &user_v2());
-    assert_eq!(server.delete("/subjects/s?permanent=true").error_code(), 40405);
+    assert_eq!(
+        server.delete("/subjects/s?permanent=true").error_code(),
+        40405
+    );
     assert_eq!(server.delete("/subjects/s").json(), json!([1, 2]));
     assert_eq!(server.delete("/subjects/s").error_code(), 40404);
     assert_eq!(server.get("/subjects").json(), json!([]));
     assert_eq!(server.get("/subjects?deleted=true").json(), json!(["s"]));
     assert_eq!(server.get("/subjects/s/versions").error_code(), 40401);
-    assert_eq!(server.delete("/subjects/s?permanent=true").json(), json!([1, 2]));
+    assert_eq!(
+        server.delete("/subjects/s?permanent=true").json(),
+        json!([1, 2])
+    );
     assert_eq!(server.get("/subjects?deleted=true").json(), json!([]));
     assert_eq!(server.delete("/subjects/s").error_code(), 40401);
 }
@@ -203,39 +246,66 @@ fn soft_and_hard_delete_of_subjects() {
 #[test]
 fn config_global_and_per_subject() {
     let server = Server::start();
-    assert_eq!(server.get("/config").json(), json!({"compatibilityLevel": "BACKWARD"}));
+    assert_eq!(
+        server.get("/config").json(),
+        json!({"compatibilityLevel": "BACKWARD"})
+    );
     let put = server.put("/config", &json!({"compatibility": "FULL"}));
     assert_eq!(put.json(), json!({"compatibility": "FULL"}));
-    assert_eq!(server.get("/config").json(), json!({"compatibilityLevel": "FULL"}));
+    assert_eq!(
+        server.get("/config").json(),
+        json!({"compatibilityLevel": "FULL"})
+    );
     assert_eq!(
         server.get("/config/s?defaultToGlobal=true").json(),
         json!({"compatibilityLevel": "FULL"})
     );
     let subject = server.put("/config/s", &json!({"compatibility": "none"}));
     assert_eq!(subject.json(), json!({"compatibility": "NONE"}));
-    assert_eq!(server.get("/config/s").json(), json!({"compatibilityLevel": "NONE"}));
+    assert_eq!(
+        server.get("/config/s").json(),
+        json!({"compatibilityLevel": "NONE"})
+    );
     // NONE lets an incompatible schema in.
     register(&server, "s", &user_v1());
     register(&server, "s", &user_bad());
-    assert_eq!(server.delete("/config/s").json(), json!({"compatibilityLevel": "NONE"}));
+    assert_eq!(
+        server.delete("/config/s").json(),
+        json!({"compatibilityLevel": "NONE"})
+    );
     assert_eq!(server.get("/config/s").error_code(), 40408);
-    assert_eq!(server.delete("/config").json(), json!({"compatibilityLevel": "FULL"}));
-    assert_eq!(server.get("/config").json(), json!({"compatibilityLevel": "BACKWARD"}));
+    assert_eq!(
+        server.delete("/config").json(),
+        json!({"compatibilityLevel": "FULL"})
+    );
+    assert_eq!(
+        server.get("/config").json(),
+        json!({"compatibilityLevel": "BACKWARD"})
+    );
 }
 
 #[test]
 fn modes_gate_writes() {
     let server = Server::start();
     assert_eq!(server.get("/mode").json(), json!({"mode": "READWRITE"}));
-    assert_eq!(server.put("/mode", &json!({"mode": "READONLY"})).json(), json!({"mode": "READONLY"}));
+    assert_eq!(
+        server.put("/mode", &json!({"mode": "READONLY"})).json(),
+        json!({"mode": "READONLY"})
+    );
     let rejected = server.post("/subjects/s/versions", &avro_body(&user_v1()));
     assert_eq!(rejected.status, 422);
     assert_eq!(rejected.error_code(), 42205);
     server.put("/mode/s", &json!({"mode": "READWRITE"}));
     assert_eq!(server.get("/mode/s").json(), json!({"mode": "READWRITE"}));
     register(&server, "s", &user_v1());
-    assert_eq!(server.delete("/mode/s").json(), json!({"mode": "READWRITE"}));
-    assert_eq!(server.get("/mode/s?defaultToGlobal=true").json(), json!({"mode": "READONLY"}));
+    assert_eq!(
+        server.delete("/mode/s").json(),
+        json!({"mode": "READWRITE"})
+    );
+    assert_eq!(
+        server.get("/mode/s?defaultToGlobal=true").json(),
+        json!({"mode": "READONLY"})
+    );
     assert_eq!(server.delete("/subjects/s").error_code(), 42205);
 }
 
@@ -247,10 +317,16 @@ fn import_mode_registers_given_id() {
     assert_eq!(refused.error_code(), 42205);
     server.put("/mode?force=true", &json!({"mode": "IMPORT"}));
     let body = json!({"schema": user_v2().to_string(), "id": 42, "version": 5});
-    assert_eq!(server.post("/subjects/t/versions", &body).json(), json!({"id": 42}));
+    assert_eq!(
+        server.post("/subjects/t/versions", &body).json(),
+        json!({"id": 42})
+    );
     assert_eq!(server.get("/subjects/t/versions/5").json()["id"], 42);
     let clash = json!({"schema": user_bad().to_string(), "id": 42});
-    assert_eq!(server.post("/subjects/u/versions", &clash).error_code(), 42207);
+    assert_eq!(
+        server.post("/subjects/u/versions", &clash).error_code(),
+        42207
+    );
 }
 
 #[test]
@@ -266,9 +342,17 @@ fn protobuf_and_json_schemas_carry_type() {
     assert_eq!(version["schemaType"], "PROTOBUF");
     assert_eq!(version["schema"], proto);
     let json_schema = json!({"schema": "{\"type\": \"object\"}", "schemaType": "JSON"});
-    assert_eq!(server.post("/subjects/doc-value/versions", &json_schema).json(), json!({"id": 2}));
+    assert_eq!(
+        server
+            .post("/subjects/doc-value/versions", &json_schema)
+            .json(),
+        json!({"id": 2})
+    );
     assert_eq!(server.get("/schemas/ids/2").json()["schemaType"], "JSON");
-    assert_eq!(server.get("/schemas/types").json(), json!(["JSON", "PROTOBUF", "AVRO"]));
+    assert_eq!(
+        server.get("/schemas/types").json(),
+        json!(["JSON", "PROTOBUF", "AVRO"])
+    );
 }
 
 #[test]
@@ -281,14 +365,25 @@ fn references_shown_and_protected() {
         "fields": [{"name": "to", "type": "x.Address"}]});
     let body = json!({"schema": order.to_string(), "references": [
         {"name": "x.Address", "subject": "address", "version": -1}]});
-    assert_eq!(server.post("/subjects/order/versions", &body).json(), json!({"id": 2}));
+    assert_eq!(
+        server.post("/subjects/order/versions", &body).json(),
+        json!({"id": 2})
+    );
     let version = server.get("/subjects/order/versions/1").json();
     assert_eq!(
         version["references"],
         json!([{"name": "x.Address", "subject": "address", "version": 1}])
     );
-    assert_eq!(server.get("/subjects/address/versions/1/referencedby").json(), json!([2]));
-    assert_eq!(server.delete("/subjects/address/versions/1").error_code(), 42206);
+    assert_eq!(
+        server
+            .get("/subjects/address/versions/1/referencedby")
+            .json(),
+        json!([2])
+    );
+    assert_eq!(
+        server.delete("/subjects/address/versions/1").error_code(),
+        42206
+    );
 }
 
 #[test]
@@ -309,7 +404,10 @@ fn new_versions_are_notified_and_logged() {
 #[test]
 fn subject_names_are_percent_decoded() {
     let server = Server::start();
-    let reply = server.post("/subjects/my%20topic-value/versions", &avro_body(&user_v1()));
+    let reply = server.post(
+        "/subjects/my%20topic-value/versions",
+        &avro_body(&user_v1()),
+    );
     assert_eq!(reply.json(), json!({"id": 1}));
     assert_eq!(server.get("/subjects").json(), json!(["my topic-value"]));
 }

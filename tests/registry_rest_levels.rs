@@ -9,7 +9,10 @@ use registry_support::{avro_body, Server};
 use serde_json::{json, Value};
 
 fn cases() -> Vec<Value> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/registry/avro_level_cases.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/registry/avro_level_cases.json"
+    );
     let text = std::fs::read_to_string(path).expect("level cases file is readable");
     let file: Value = serde_json::from_str(&text).expect("level cases file is JSON");
     file["cases"].as_array().expect("cases is an array").clone()
@@ -23,7 +26,11 @@ fn run_case(server: &Server, index: usize, case: &Value) -> bool {
     assert_eq!(set_none.status, 200, "{}", set_none.body);
     for schema in case["previous_schemas_oldest_first"].as_array().unwrap() {
         let reply = server.post(&format!("/subjects/{subject}/versions"), &avro_body(schema));
-        assert_eq!(reply.status, 200, "history of {}: {}", case["id"], reply.body);
+        assert_eq!(
+            reply.status, 200,
+            "history of {}: {}",
+            case["id"], reply.body
+        );
     }
     let level = case["level"].as_str().unwrap();
     let set_level = server.put(&config, &json!({"compatibility": level}));
@@ -31,7 +38,9 @@ fn run_case(server: &Server, index: usize, case: &Value) -> bool {
     let path = format!("/compatibility/subjects/{subject}/versions?verbose=true");
     let reply = server.post(&path, &avro_body(&case["new_schema"]));
     assert_eq!(reply.status, 200, "test of {}: {}", case["id"], reply.body);
-    reply.json()["is_compatible"].as_bool().expect("is_compatible is a boolean")
+    reply.json()["is_compatible"]
+        .as_bool()
+        .expect("is_compatible is a boolean")
 }
 
 #[test]
@@ -45,6 +54,13 @@ fn avro_level_cases_match_through_rest() {
             failed.push(case["id"].as_str().unwrap_or("?").to_owned());
         }
     }
-    println!("level cases: {} of {} pass", cases.len() - failed.len(), cases.len());
-    assert!(failed.is_empty(), "cases with a different verdict: {failed:?}");
+    println!(
+        "level cases: {} of {} pass",
+        cases.len() - failed.len(),
+        cases.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "cases with a different verdict: {failed:?}"
+    );
 }

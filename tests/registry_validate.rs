@@ -5,9 +5,7 @@
 use apache_avro::types::Value as AvroValue;
 use prost::Message;
 use prost_reflect::{DynamicMessage, Value as ProtoValue};
-use ringbus::registry::model::{
-    Planned, RegisterRequest, Registry, SchemaReference, SchemaType,
-};
+use ringbus::registry::model::{Planned, RegisterRequest, Registry, SchemaReference, SchemaType};
 use ringbus::registry::validate::{ValidationError, Validators};
 
 const ORDERS: &str = include_str!("data/schemas/orders_schema.avsc");
@@ -88,7 +86,9 @@ fn order_datum() -> Vec<u8> {
         ("orderunits".into(), AvroValue::Double(2.5)),
         ("address".into(), address),
     ]);
-    let writer = apache_avro::writer::datum::GenericDatumWriter::builder(&schema).build().unwrap();
+    let writer = apache_avro::writer::datum::GenericDatumWriter::builder(&schema)
+        .build()
+        .unwrap();
     writer.write_value_to_vec(order).unwrap()
 }
 
@@ -101,7 +101,10 @@ fn setup_avro() -> (Validators, u32) {
 #[test]
 fn framed_avro_order_is_accepted() {
     let (validators, id) = setup_avro();
-    assert_eq!(validators.validate_framed(&framed(id, &order_datum())), Ok(id));
+    assert_eq!(
+        validators.validate_framed(&framed(id, &order_datum())),
+        Ok(id)
+    );
 }
 
 #[test]
@@ -133,9 +136,15 @@ fn framed_value_header_checked() {
     bad_magic[0] = 1;
     let magic = validators.validate_framed(&bad_magic).unwrap_err();
     assert!(magic.reason.contains("magic"), "reason {}", magic.reason);
-    let unknown = validators.validate_framed(&framed(99, &order_datum())).unwrap_err();
+    let unknown = validators
+        .validate_framed(&framed(99, &order_datum()))
+        .unwrap_err();
     assert_eq!(unknown.schema_id, 99);
-    assert!(unknown.reason.contains("not registered"), "reason {}", unknown.reason);
+    assert!(
+        unknown.reason.contains("not registered"),
+        "reason {}",
+        unknown.reason
+    );
 }
 
 #[test]
@@ -143,7 +152,10 @@ fn avro_json_order_checked_with_path() {
     let (validators, id) = setup_avro();
     let good = r#"{"ordertime":1,"orderid":2,"itemid":"Item_1","orderunits":1.5,
         "address":{"city":"City_1","state":"State_1","zipcode":10000}}"#;
-    assert_eq!(validators.validate_json(id, &mut good.as_bytes().to_vec()), Ok(()));
+    assert_eq!(
+        validators.validate_json(id, &mut good.as_bytes().to_vec()),
+        Ok(())
+    );
     let bad = good.replace("10000", "\"10000\"");
     let err = validators
         .validate_json(id, &mut bad.into_bytes())
@@ -164,7 +176,12 @@ fn subject_membership_tracks_live_ids() {
 
 fn setup_protobuf() -> (Validators, u32, prost_reflect::MessageDescriptor) {
     let mut registry = Registry::new();
-    let id = register(&mut registry, "shop-value", SchemaType::Protobuf, ORDER_PROTO);
+    let id = register(
+        &mut registry,
+        "shop-value",
+        SchemaType::Protobuf,
+        ORDER_PROTO,
+    );
     let record = registry.schema(id).unwrap().clone();
     let parsed = registry.parse_record(&record).unwrap();
     let ringbus::registry::model::schema::ParsedSchema::Protobuf(file) = parsed else {
@@ -211,7 +228,11 @@ fn framed_protobuf_nested_message_index() {
     let out_of_range = validators
         .validate_framed(&framed(id, &[4u8, 0, 6]))
         .unwrap_err();
-    assert!(out_of_range.reason.contains("index"), "reason {}", out_of_range.reason);
+    assert!(
+        out_of_range.reason.contains("index"),
+        "reason {}",
+        out_of_range.reason
+    );
 }
 
 #[test]
@@ -219,11 +240,15 @@ fn framed_protobuf_errors_name_field() {
     let (validators, id, _) = setup_protobuf();
     // Field 1 (int32 id) sent with the length-delimited wire type.
     let wrong_wire = [0u8, 0x0A, 0x01, 0x00];
-    let err = validators.validate_framed(&framed(id, &wrong_wire)).unwrap_err();
+    let err = validators
+        .validate_framed(&framed(id, &wrong_wire))
+        .unwrap_err();
     assert_eq!(err.path, "$.id");
     // Field 4 (Address) whose field 1 (city) is not UTF-8.
     let bad_city = [0u8, 0x22, 0x03, 0x0A, 0x01, 0xFF];
-    let err = validators.validate_framed(&framed(id, &bad_city)).unwrap_err();
+    let err = validators
+        .validate_framed(&framed(id, &bad_city))
+        .unwrap_err();
     assert_eq!(err.path, "$.to.city");
     assert!(err.reason.contains("UTF-8"), "reason {}", err.reason);
 }
@@ -232,7 +257,10 @@ fn framed_protobuf_errors_name_field() {
 fn protobuf_json_mapping_checked() {
     let (validators, id, _) = setup_protobuf();
     let good = r#"{"id": 5, "item": "pen", "prices": [1.5, 2], "to": {"city": "Paris"}}"#;
-    assert_eq!(validators.validate_json(id, &mut good.as_bytes().to_vec()), Ok(()));
+    assert_eq!(
+        validators.validate_json(id, &mut good.as_bytes().to_vec()),
+        Ok(())
+    );
     let bad = r#"{"id": 5, "to": {"city": 12}}"#;
     let err = validators
         .validate_json(id, &mut bad.as_bytes().to_vec())
@@ -246,7 +274,12 @@ fn protobuf_json_mapping_checked() {
 
 fn setup_json_schema() -> (Validators, u32) {
     let mut registry = Registry::new();
-    let id = register(&mut registry, "cart-value", SchemaType::Json, ITEMS_JSON_SCHEMA);
+    let id = register(
+        &mut registry,
+        "cart-value",
+        SchemaType::Json,
+        ITEMS_JSON_SCHEMA,
+    );
     (validators(&registry), id)
 }
 
@@ -254,7 +287,10 @@ fn setup_json_schema() -> (Validators, u32) {
 fn json_schema_error_has_path() {
     let (validators, id) = setup_json_schema();
     let good = r#"{"items": [{"price": 1}, {"price": 2.5}]}"#;
-    assert_eq!(validators.validate_json(id, &mut good.as_bytes().to_vec()), Ok(()));
+    assert_eq!(
+        validators.validate_json(id, &mut good.as_bytes().to_vec()),
+        Ok(())
+    );
     let bad = r#"{"items": [{"price": 1}, {"price": 2}, {"price": "3"}]}"#;
     let err: ValidationError = validators
         .validate_json(id, &mut bad.as_bytes().to_vec())
@@ -274,9 +310,18 @@ fn json_schema_reference_resolves() {
         subject: "price".to_owned(),
         version: 1,
     };
-    let id = register_with_refs(&mut registry, "line", SchemaType::Json, line, vec![reference]);
+    let id = register_with_refs(
+        &mut registry,
+        "line",
+        SchemaType::Json,
+        line,
+        vec![reference],
+    );
     let validators = validators(&registry);
-    assert_eq!(validators.validate_json(id, &mut br#"{"price": 3}"#.to_vec()), Ok(()));
+    assert_eq!(
+        validators.validate_json(id, &mut br#"{"price": 3}"#.to_vec()),
+        Ok(())
+    );
     let err = validators
         .validate_json(id, &mut br#"{"price": -3}"#.to_vec())
         .unwrap_err();
@@ -310,7 +355,12 @@ fn deep_json_rejected_by_every_format() {
         SchemaType::Avro,
         r#"{"type":"record","name":"Tree","fields":[{"name":"kids","type":{"type":"array","items":"Tree"}}]}"#,
     );
-    let proto_id = register(&mut registry, "shop-value", SchemaType::Protobuf, ORDER_PROTO);
+    let proto_id = register(
+        &mut registry,
+        "shop-value",
+        SchemaType::Protobuf,
+        ORDER_PROTO,
+    );
     let validators = validators(&registry);
     for id in [json_id, avro_id, proto_id] {
         let err = validators
@@ -327,7 +377,8 @@ fn deep_json_rejected_by_every_format() {
 #[test]
 fn deep_recursive_avro_datum_rejected() {
     let mut registry = Registry::new();
-    let list = r#"{"type":"record","name":"Node","fields":[{"name":"next","type":["null","Node"]}]}"#;
+    let list =
+        r#"{"type":"record","name":"Node","fields":[{"name":"next","type":["null","Node"]}]}"#;
     let id = register(&mut registry, "list", SchemaType::Avro, list);
     let validators = validators(&registry);
     // Union index 1 (zigzag 2) a million times: a chain deeper than any limit.
@@ -379,14 +430,22 @@ fn huge_declared_lengths_rejected() {
     // 1,000 longs need at least 1,000 bytes; 3 remain.
     let mut huge_array = avro_long(1000);
     huge_array.extend([2, 4, 6]);
-    let err = validators.validate_framed(&framed(longs_id, &huge_array)).unwrap_err();
+    let err = validators
+        .validate_framed(&framed(longs_id, &huge_array))
+        .unwrap_err();
     assert!(err.reason.contains("cannot fit"), "reason {}", err.reason);
 
     // Nulls take no bytes, so only the item limit stops this count.
     let mut many_nulls = avro_long(1 << 40);
     many_nulls.push(0);
-    let err = validators.validate_framed(&framed(nulls_id, &many_nulls)).unwrap_err();
-    assert!(err.reason.contains("collection items"), "reason {}", err.reason);
+    let err = validators
+        .validate_framed(&framed(nulls_id, &many_nulls))
+        .unwrap_err();
+    assert!(
+        err.reason.contains("collection items"),
+        "reason {}",
+        err.reason
+    );
 
     let negative = framed(bytes_id, &avro_long(-5));
     assert!(validators.validate_framed(&negative).is_err());
@@ -411,7 +470,9 @@ fn hostile_protobuf_rejected() {
     // Unknown field 15 as a group nested 100,000 times.
     let mut groups = vec![0u8];
     groups.extend(std::iter::repeat_n(0x7B, 100_000));
-    let err = validators.validate_framed(&framed(id, &groups)).unwrap_err();
+    let err = validators
+        .validate_framed(&framed(id, &groups))
+        .unwrap_err();
     assert_eq!(err.schema_id, id);
 }
 

@@ -20,7 +20,9 @@ pub enum RegistryError {
     SubjectSoftDeleted(String),
     #[error("Subject '{0}' was not deleted first before being permanently deleted")]
     SubjectNotSoftDeleted(String),
-    #[error("Subject '{0}' Version {1} was soft deleted. Set permanent=true to delete permanently")]
+    #[error(
+        "Subject '{0}' Version {1} was soft deleted. Set permanent=true to delete permanently"
+    )]
     VersionSoftDeleted(String, u32),
     #[error("Subject '{0}' Version {1} was not deleted first before being permanently deleted")]
     VersionNotSoftDeleted(String, u32),

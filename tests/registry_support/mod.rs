@@ -108,7 +108,9 @@ pub struct Reply {
 impl Reply {
     fn parse(raw: &[u8]) -> Reply {
         let text = String::from_utf8_lossy(raw);
-        let (head, body) = text.split_once("\r\n\r\n").expect("reply has a header block");
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .expect("reply has a header block");
         let mut lines = head.lines();
         let status = lines
             .next()

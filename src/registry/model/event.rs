@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    level_from_name, level_name, schema_type_from_name, schema_type_name, CompatibilityLevel,
-    Mode, Registry, SchemaKey, SchemaRecord, SchemaReference, SchemaType, VersionEntry,
+    level_from_name, level_name, schema_type_from_name, schema_type_name, CompatibilityLevel, Mode,
+    Registry, SchemaKey, SchemaRecord, SchemaReference, SchemaType, VersionEntry,
 };
 use crate::registry::error::RegistryError;
 
@@ -138,10 +138,12 @@ impl Registry {
                 subject,
                 version,
                 permanent,
-            } => self.apply_version_deleted(subject, *version, *permanent).map(|_| None),
-            RegistryEvent::SubjectDeleted { subject, permanent } => {
-                self.apply_subject_deleted(subject, *permanent).map(|_| None)
-            }
+            } => self
+                .apply_version_deleted(subject, *version, *permanent)
+                .map(|_| None),
+            RegistryEvent::SubjectDeleted { subject, permanent } => self
+                .apply_subject_deleted(subject, *permanent)
+                .map(|_| None),
             RegistryEvent::LevelSet { subject, level } => {
                 *self.level_slot(subject.as_deref()) = Some(*level);
                 Ok(None)
@@ -173,7 +175,9 @@ impl Registry {
         let id = record.id;
         if let Some(existing) = self.ids_by_key.get(&key) {
             if *existing != id {
-                return Err(corrupt(format!("schema already has id {existing}, not {id}")));
+                return Err(corrupt(format!(
+                    "schema already has id {existing}, not {id}"
+                )));
             }
         } else if self.schemas.contains_key(&id) {
             return Err(corrupt(format!("id {id} is bound to another schema")));
@@ -183,7 +187,9 @@ impl Registry {
             .get(subject)
             .is_some_and(|s| s.versions.contains_key(&version));
         if taken {
-            return Err(corrupt(format!("subject '{subject}' already has version {version}")));
+            return Err(corrupt(format!(
+                "subject '{subject}' already has version {version}"
+            )));
         }
         let schema_type = record.schema_type;
         self.schemas.entry(id).or_insert(record);
@@ -213,13 +219,21 @@ impl Registry {
         if permanent {
             state.versions.remove(&version).ok_or_else(missing)?;
         } else {
-            state.versions.get_mut(&version).ok_or_else(missing)?.deleted = true;
+            state
+                .versions
+                .get_mut(&version)
+                .ok_or_else(missing)?
+                .deleted = true;
         }
         self.drop_empty_subject(Some(subject));
         Ok(())
     }
 
-    fn apply_subject_deleted(&mut self, subject: &str, permanent: bool) -> Result<(), RegistryError> {
+    fn apply_subject_deleted(
+        &mut self,
+        subject: &str,
+        permanent: bool,
+    ) -> Result<(), RegistryError> {
         if permanent {
             // A permanently deleted subject also loses its level and mode.
             self.subjects

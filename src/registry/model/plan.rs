@@ -64,7 +64,10 @@ impl Registry {
     /// Plans a registration: returns the existing id and version when the
     /// subject already holds the schema, otherwise checks compatibility
     /// (skipped in IMPORT mode) and assigns the id and the next version.
-    pub fn register(&self, request: &RegisterRequest) -> Result<Planned<Registered>, RegistryError> {
+    pub fn register(
+        &self,
+        request: &RegisterRequest,
+    ) -> Result<Planned<Registered>, RegistryError> {
         let subject = request.subject.as_str();
         validate_subject(subject)?;
         let mode = self.effective_mode(subject);
@@ -178,9 +181,8 @@ impl Registry {
             .subjects
             .get(subject)
             .is_some_and(|s| s.versions.contains_key(&version));
-        let valid = (1..=VERSION_MAX).contains(&version)
-            && !taken
-            && (importing || version == next);
+        let valid =
+            (1..=VERSION_MAX).contains(&version) && !taken && (importing || version == next);
         if valid {
             Ok(version)
         } else {
@@ -217,10 +219,16 @@ impl Registry {
             .get(&version)
             .ok_or(RegistryError::VersionNotFound(version))?;
         if !permanent && entry.deleted {
-            return Err(RegistryError::VersionSoftDeleted(subject.to_owned(), version));
+            return Err(RegistryError::VersionSoftDeleted(
+                subject.to_owned(),
+                version,
+            ));
         }
         if permanent && !entry.deleted {
-            return Err(RegistryError::VersionNotSoftDeleted(subject.to_owned(), version));
+            return Err(RegistryError::VersionNotSoftDeleted(
+                subject.to_owned(),
+                version,
+            ));
         }
         self.check_unreferenced(subject, version)?;
         let event = RegistryEvent::VersionDeleted {

@@ -40,7 +40,11 @@ impl Registry {
     }
 
     /// Lists a subject's version numbers in order.
-    pub fn versions(&self, subject: &str, include_deleted: bool) -> Result<Vec<u32>, RegistryError> {
+    pub fn versions(
+        &self,
+        subject: &str,
+        include_deleted: bool,
+    ) -> Result<Vec<u32>, RegistryError> {
         let versions: Vec<u32> = self
             .subjects
             .get(subject)
@@ -148,7 +152,13 @@ impl Registry {
     pub fn subject_ids(&self, subject: &str) -> Vec<u32> {
         self.subjects
             .get(subject)
-            .map(|s| s.versions.values().filter(|e| !e.deleted).map(|e| e.id).collect())
+            .map(|s| {
+                s.versions
+                    .values()
+                    .filter(|e| !e.deleted)
+                    .map(|e| e.id)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -223,7 +233,11 @@ impl Registry {
                 continue;
             }
             let target = self
-                .version(&reference.subject, VersionSpec::Number(reference.version), true)
+                .version(
+                    &reference.subject,
+                    VersionSpec::Number(reference.version),
+                    true,
+                )
                 .map_err(|_| {
                     RegistryError::InvalidSchema(format!(
                         "reference '{}' names subject '{}' version {}, which does not exist",
@@ -281,7 +295,10 @@ impl Registry {
     ) -> Result<SubjectVersion, RegistryError> {
         let versions = self.versions(subject, include_deleted)?;
         let (_, key) = self.parse_candidate(schema_type, text, references)?;
-        let id = *self.ids_by_key.get(&key).ok_or(RegistryError::SchemaNotFound)?;
+        let id = *self
+            .ids_by_key
+            .get(&key)
+            .ok_or(RegistryError::SchemaNotFound)?;
         for version in versions.into_iter().rev() {
             let found = self.version(subject, VersionSpec::Number(version), include_deleted)?;
             if found.id == id {
@@ -308,9 +325,7 @@ impl Registry {
             Some(spec) => match self.version(subject, spec, false) {
                 Ok(found) => vec![self.parse_record(self.schema(found.id)?)?],
                 // Testing against `latest` of an empty subject passes.
-                Err(RegistryError::SubjectNotFound(_)) if spec == VersionSpec::Latest => {
-                    Vec::new()
-                }
+                Err(RegistryError::SubjectNotFound(_)) if spec == VersionSpec::Latest => Vec::new(),
                 Err(e) => return Err(e),
             },
         };
@@ -322,7 +337,10 @@ impl Registry {
     pub(super) fn live_history(&self, subject: &str) -> Result<Vec<ParsedSchema>, RegistryError> {
         let mut history = Vec::new();
         for id in self.subject_ids(subject) {
-            let record = self.schemas.get(&id).ok_or(RegistryError::SchemaIdNotFound(id))?;
+            let record = self
+                .schemas
+                .get(&id)
+                .ok_or(RegistryError::SchemaIdNotFound(id))?;
             history.push(self.parse_record(record)?);
         }
         Ok(history)

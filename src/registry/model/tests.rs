@@ -33,7 +33,11 @@ fn run<T>(
     Ok(planned.reply)
 }
 
-fn register(registry: &mut Registry, subject: &str, schema: &str) -> Result<Registered, RegistryError> {
+fn register(
+    registry: &mut Registry,
+    subject: &str,
+    schema: &str,
+) -> Result<Registered, RegistryError> {
     let req = request(subject, schema);
     run(registry, |r| r.register(&req))
 }
@@ -83,9 +87,15 @@ fn incompatible_schema_is_rejected_with_409() {
 fn level_none_allows_any_change() {
     let mut registry = Registry::new();
     register(&mut registry, "s", USER_V1).unwrap();
-    run(&mut registry, |r| r.set_level(Some("s"), CompatibilityLevel::None)).unwrap();
+    run(&mut registry, |r| {
+        r.set_level(Some("s"), CompatibilityLevel::None)
+    })
+    .unwrap();
     assert_eq!(registry.effective_level("s"), CompatibilityLevel::None);
-    assert_eq!(registry.effective_level("other"), CompatibilityLevel::Backward);
+    assert_eq!(
+        registry.effective_level("other"),
+        CompatibilityLevel::Backward
+    );
     register(&mut registry, "s", USER_BAD).unwrap();
 }
 
@@ -105,16 +115,27 @@ fn soft_delete_hides_then_hard_delete_removes() {
     let hard_first = registry.delete_version("s", VersionSpec::Number(1), true);
     assert_eq!(hard_first.unwrap_err().error_code(), 40407);
 
-    run(&mut registry, |r| r.delete_version("s", VersionSpec::Number(1), false)).unwrap();
+    run(&mut registry, |r| {
+        r.delete_version("s", VersionSpec::Number(1), false)
+    })
+    .unwrap();
     assert_eq!(registry.versions("s", false).unwrap(), vec![2]);
     assert_eq!(registry.versions("s", true).unwrap(), vec![1, 2]);
     let again = registry.delete_version("s", VersionSpec::Number(1), false);
     assert_eq!(again.unwrap_err().error_code(), 40406);
     let hidden = registry.version("s", VersionSpec::Number(1), false);
     assert_eq!(hidden.unwrap_err().error_code(), 40402);
-    assert!(registry.version("s", VersionSpec::Number(1), true).unwrap().deleted);
+    assert!(
+        registry
+            .version("s", VersionSpec::Number(1), true)
+            .unwrap()
+            .deleted
+    );
 
-    run(&mut registry, |r| r.delete_version("s", VersionSpec::Number(1), true)).unwrap();
+    run(&mut registry, |r| {
+        r.delete_version("s", VersionSpec::Number(1), true)
+    })
+    .unwrap();
     assert_eq!(registry.versions("s", true).unwrap(), vec![2]);
     // Schema 1 has no version left.
     assert_eq!(registry.schema(1).unwrap_err().error_code(), 40403);
@@ -124,15 +145,27 @@ fn soft_delete_hides_then_hard_delete_removes() {
 fn subject_delete_follows_confluent_rules() {
     let mut registry = Registry::new();
     register(&mut registry, "s", USER_V1).unwrap();
-    assert_eq!(registry.delete_subject("s", true).unwrap_err().error_code(), 40405);
+    assert_eq!(
+        registry.delete_subject("s", true).unwrap_err().error_code(),
+        40405
+    );
     let deleted = run(&mut registry, |r| r.delete_subject("s", false)).unwrap();
     assert_eq!(deleted, vec![1]);
     assert!(registry.subjects(false, "").is_empty());
     assert_eq!(registry.subjects(true, ""), vec!["s".to_owned()]);
-    assert_eq!(registry.delete_subject("s", false).unwrap_err().error_code(), 40404);
+    assert_eq!(
+        registry
+            .delete_subject("s", false)
+            .unwrap_err()
+            .error_code(),
+        40404
+    );
     run(&mut registry, |r| r.delete_subject("s", true)).unwrap();
     assert!(registry.subjects(true, "").is_empty());
-    assert_eq!(registry.delete_subject("s", true).unwrap_err().error_code(), 40401);
+    assert_eq!(
+        registry.delete_subject("s", true).unwrap_err().error_code(),
+        40401
+    );
 }
 
 #[test]
@@ -160,8 +193,16 @@ fn hard_deleted_id_is_not_reused() {
 fn read_only_mode_rejects_writes() {
     let mut registry = Registry::new();
     run(&mut registry, |r| r.set_mode(None, Mode::ReadOnly, false)).unwrap();
-    assert_eq!(register(&mut registry, "s", USER_V1).unwrap_err().error_code(), 42205);
-    run(&mut registry, |r| r.set_mode(Some("s"), Mode::ReadWrite, false)).unwrap();
+    assert_eq!(
+        register(&mut registry, "s", USER_V1)
+            .unwrap_err()
+            .error_code(),
+        42205
+    );
+    run(&mut registry, |r| {
+        r.set_mode(Some("s"), Mode::ReadWrite, false)
+    })
+    .unwrap();
     register(&mut registry, "s", USER_V1).unwrap();
 }
 
@@ -176,7 +217,13 @@ fn import_mode_keeps_given_id_and_version() {
 
     run(&mut registry, |r| r.set_mode(None, Mode::Import, false)).unwrap();
     let imported = run(&mut registry, |r| r.register(&req)).unwrap();
-    assert_eq!(imported, Registered { id: 100, version: 7 });
+    assert_eq!(
+        imported,
+        Registered {
+            id: 100,
+            version: 7
+        }
+    );
     // Import skips compatibility checks.
     let mut bad = request("s", USER_BAD);
     bad.id = Some(101);
@@ -201,7 +248,10 @@ fn references_resolve_and_block_deletion() {
     let mut registry = Registry::new();
     let address = r#"{"type":"record","name":"Address","namespace":"x","fields":[{"name":"city","type":"string"}]}"#;
     register(&mut registry, "address", address).unwrap();
-    let mut req = request("order", r#"{"type":"record","name":"Order","namespace":"x","fields":[{"name":"to","type":"x.Address"}]}"#);
+    let mut req = request(
+        "order",
+        r#"{"type":"record","name":"Order","namespace":"x","fields":[{"name":"to","type":"x.Address"}]}"#,
+    );
     req.references = vec![SchemaReference {
         name: "x.Address".to_owned(),
         subject: "address".to_owned(),
@@ -231,12 +281,19 @@ fn replay_rebuilds_same_state() {
     persist(&mut registry, planned.events);
     let planned = registry.register(&request("s", USER_V2)).unwrap();
     persist(&mut registry, planned.events);
-    let planned = registry.set_level(Some("s"), CompatibilityLevel::Full).unwrap();
+    let planned = registry
+        .set_level(Some("s"), CompatibilityLevel::Full)
+        .unwrap();
     persist(&mut registry, planned.events);
-    let planned = registry.delete_version("s", VersionSpec::Number(1), false).unwrap();
+    let planned = registry
+        .delete_version("s", VersionSpec::Number(1), false)
+        .unwrap();
     persist(&mut registry, planned.events);
 
-    let events: Vec<RegistryEvent> = log.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<RegistryEvent> = log
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let replayed = Registry::replay(&events).unwrap();
     assert_eq!(replayed.versions("s", true).unwrap(), vec![1, 2]);
     assert_eq!(replayed.versions("s", false).unwrap(), vec![2]);
@@ -259,7 +316,9 @@ fn apply_rejects_contradicting_event() {
 fn lookup_finds_version_or_40403() {
     let mut registry = Registry::new();
     register(&mut registry, "s", USER_V1).unwrap();
-    let found = registry.lookup("s", SchemaType::Avro, USER_V1, &[], false).unwrap();
+    let found = registry
+        .lookup("s", SchemaType::Avro, USER_V1, &[], false)
+        .unwrap();
     assert_eq!((found.id, found.version), (1, 1));
     let missing = registry.lookup("s", SchemaType::Avro, USER_V2, &[], false);
     assert_eq!(missing.unwrap_err().error_code(), 40403);

@@ -13,8 +13,7 @@ pub type BackendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), RegistryErro
 /// A read-only job; it sends its own result (the REST layer passes a oneshot).
 pub type ReadJob = Box<dyn FnOnce(&Registry) + Send>;
 /// A change planner: returns the events that carry the change out.
-pub type WriteJob =
-    Box<dyn FnOnce(&Registry) -> Result<Vec<RegistryEvent>, RegistryError> + Send>;
+pub type WriteJob = Box<dyn FnOnce(&Registry) -> Result<Vec<RegistryEvent>, RegistryError> + Send>;
 
 /// Where the REST API reads and changes the registry.
 ///

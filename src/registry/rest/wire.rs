@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::registry::error::RegistryError;
 use crate::registry::model::{
-    schema_type_from_name, schema_type_name, Registry, SchemaReference, SchemaType,
-    SubjectVersion, VersionSpec, VERSION_MAX,
+    schema_type_from_name, schema_type_name, Registry, SchemaReference, SchemaType, SubjectVersion,
+    VersionSpec, VERSION_MAX,
 };
 
 /// The body of register, lookup and compatibility requests. Fields that
@@ -53,8 +53,9 @@ impl SchemaBody {
     pub fn schema_type(&self) -> Result<SchemaType, RegistryError> {
         match &self.schema_type {
             None => Ok(SchemaType::Avro),
-            Some(name) => schema_type_from_name(name)
-                .ok_or_else(|| RegistryError::InvalidSchema(format!("unknown schema type '{name}'"))),
+            Some(name) => schema_type_from_name(name).ok_or_else(|| {
+                RegistryError::InvalidSchema(format!("unknown schema type '{name}'"))
+            }),
         }
     }
 
@@ -97,7 +98,9 @@ impl SchemaBody {
 
     /// Returns the version to register as, if the body gives one.
     pub fn import_version(&self) -> Result<Option<u32>, RegistryError> {
-        positive(self.version, |v| RegistryError::InvalidVersion(v.to_string()))
+        positive(self.version, |v| {
+            RegistryError::InvalidVersion(v.to_string())
+        })
     }
 }
 

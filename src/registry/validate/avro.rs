@@ -23,11 +23,20 @@ pub(crate) enum AvroNode {
     String,
     /// A string that must be a hyphenated UUID.
     Uuid,
-    Fixed { name: String, size: usize },
-    Enum { name: String, symbols: Vec<String> },
+    Fixed {
+        name: String,
+        size: usize,
+    },
+    Enum {
+        name: String,
+        symbols: Vec<String>,
+    },
     Array(usize),
     Map(usize),
-    Record { name: String, fields: Vec<AvroField> },
+    Record {
+        name: String,
+        fields: Vec<AvroField>,
+    },
     Union(Vec<usize>),
 }
 
@@ -136,7 +145,9 @@ impl Compiler {
                 InnerDecimalSchema::Bytes => AvroNode::Bytes,
                 InnerDecimalSchema::Fixed(fixed) => return Ok(self.fixed(fixed)),
             },
-            Schema::Uuid(UuidSchema::Fixed(fixed)) | Schema::Fixed(fixed) | Schema::Duration(fixed) => {
+            Schema::Uuid(UuidSchema::Fixed(fixed))
+            | Schema::Fixed(fixed)
+            | Schema::Duration(fixed) => {
                 return Ok(self.fixed(fixed));
             }
             Schema::Enum(e) => {

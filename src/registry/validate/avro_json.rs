@@ -103,14 +103,19 @@ impl Walk<'_> {
             AvroNode::Boolean => expect(value.as_bool().is_some(), "expected a boolean"),
             AvroNode::Int => {
                 let fits = value.as_i64().is_some_and(|v| i32::try_from(v).is_ok());
-                expect(is_integer(&value) && fits, "expected an int (32-bit integer)")
+                expect(
+                    is_integer(&value) && fits,
+                    "expected an int (32-bit integer)",
+                )
             }
             AvroNode::Long => expect(
                 is_integer(&value) && value.as_i64().is_some(),
                 "expected a long (64-bit integer)",
             ),
             AvroNode::Float => {
-                let in_range = value.as_f64().is_none_or(|v| v.abs() <= f64::from(f32::MAX));
+                let in_range = value
+                    .as_f64()
+                    .is_none_or(|v| v.abs() <= f64::from(f32::MAX));
                 expect(
                     (is_number(&value) && in_range) || is_special_float(&value),
                     "expected a float",
@@ -155,7 +160,12 @@ impl Walk<'_> {
         Ok(depth + 1)
     }
 
-    fn check_array(&mut self, items: usize, value: Value<'_, '_>, depth: usize) -> Result<(), Failure> {
+    fn check_array(
+        &mut self,
+        items: usize,
+        value: Value<'_, '_>,
+        depth: usize,
+    ) -> Result<(), Failure> {
         let array = value
             .as_array()
             .ok_or_else(|| Failure::new("expected an array"))?;
@@ -166,13 +176,19 @@ impl Walk<'_> {
         Ok(())
     }
 
-    fn check_map(&mut self, values: usize, value: Value<'_, '_>, depth: usize) -> Result<(), Failure> {
+    fn check_map(
+        &mut self,
+        values: usize,
+        value: Value<'_, '_>,
+        depth: usize,
+    ) -> Result<(), Failure> {
         let object = value
             .as_object()
             .ok_or_else(|| Failure::new("expected a map as a JSON object"))?;
         let depth = Self::descend(depth)?;
         for (key, item) in object.iter() {
-            self.check(values, item, depth).map_err(|f| f.at_field(key))?;
+            self.check(values, item, depth)
+                .map_err(|f| f.at_field(key))?;
         }
         Ok(())
     }
@@ -319,7 +335,11 @@ struct FieldSet {
 
 impl FieldSet {
     fn new(len: usize) -> FieldSet {
-        let spill = if len > 128 { vec![false; len] } else { Vec::new() };
+        let spill = if len > 128 {
+            vec![false; len]
+        } else {
+            Vec::new()
+        };
         FieldSet { bits: 0, spill }
     }
 

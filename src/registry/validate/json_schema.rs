@@ -58,8 +58,7 @@ impl JsonSchemaValidator {
 
     /// Parses `json` with simd-json (in place) and validates it.
     pub(crate) fn validate_json(&self, json: &mut [u8]) -> Result<(), Failure> {
-        let tape = simd_json::to_tape(json).map_err(|e| Failure::new(format!("invalid JSON: {e}")))?;
-        let value = to_serde(tape.as_value(), 0)?;
+        let value = super::scratch::with_tape(json, |value, _| to_serde(value, 0))?;
         match self.validator.validate(&value) {
             Ok(()) => Ok(()),
             Err(error) => {
@@ -106,7 +105,9 @@ fn to_serde(value: tape::Value<'_, '_>, depth: usize) -> Result<Value, Failure> 
     Ok(match value.value_type() {
         simd_json::ValueType::Null => Value::Null,
         simd_json::ValueType::Bool => Value::Bool(value.as_bool().unwrap_or_default()),
-        simd_json::ValueType::String => Value::String(value.as_str().unwrap_or_default().to_owned()),
+        simd_json::ValueType::String => {
+            Value::String(value.as_str().unwrap_or_default().to_owned())
+        }
         simd_json::ValueType::I64 => Value::from(value.as_i64().unwrap_or_default()),
         simd_json::ValueType::U64 => Value::from(value.as_u64().unwrap_or_default()),
         _ => value

@@ -17,6 +17,7 @@ mod avro_json;
 mod failure;
 mod json_schema;
 mod protobuf;
+mod scratch;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -118,8 +119,8 @@ impl CompiledSchema {
         let refs = registry
             .resolve_references(&record.references)
             .map_err(|e| e.to_string())?;
-        let parsed = schema::parse(record.schema_type, &record.schema, &refs)
-            .map_err(|e| e.to_string())?;
+        let parsed =
+            schema::parse(record.schema_type, &record.schema, &refs).map_err(|e| e.to_string())?;
         CompiledSchema::from_parsed(&parsed, &refs)
     }
 
@@ -128,11 +129,9 @@ impl CompiledSchema {
     /// of the file's first message.
     fn validate_json(&self, json: &mut [u8]) -> Result<(), Failure> {
         match self {
-            CompiledSchema::Avro(avro) => {
-                let tape = simd_json::to_tape(json)
-                    .map_err(|e| Failure::new(format!("invalid JSON: {e}")))?;
-                avro.validate_tape(tape.as_value(), tape.0.len(), UnionEncoding::Either)
-            }
+            CompiledSchema::Avro(avro) => scratch::with_tape(json, |value, nodes| {
+                avro.validate_tape(value, nodes, UnionEncoding::Either)
+            }),
             CompiledSchema::Protobuf(protobuf) => protobuf.validate_json(json),
             CompiledSchema::Json(json_schema) => json_schema.validate_json(json),
         }

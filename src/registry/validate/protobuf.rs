@@ -64,8 +64,8 @@ impl ProtobufValidator {
                     message.child_messages().nth(i)
                 }
             });
-            message = found
-                .ok_or_else(|| Failure::new(format!("message index {index} out of range")))?;
+            message =
+                found.ok_or_else(|| Failure::new(format!("message index {index} out of range")))?;
         }
         let consumed = bytes.len() - reader.remaining();
         Ok((message, &bytes[consumed..]))
@@ -113,7 +113,10 @@ impl ProtobufValidator {
     }
 }
 
-fn check_json_depth(value: simd_json::value::tape::Value<'_, '_>, depth: usize) -> Result<(), Failure> {
+fn check_json_depth(
+    value: simd_json::value::tape::Value<'_, '_>,
+    depth: usize,
+) -> Result<(), Failure> {
     if depth > NESTING_DEPTH_MAX {
         return Err(Failure::new(format!(
             "value nests deeper than {NESTING_DEPTH_MAX} levels"
@@ -142,9 +145,8 @@ fn check_message(message: &MessageDescriptor, body: &[u8], depth: usize) -> Resu
     while !reader.is_empty() {
         let (number, wire) = read_tag(&mut reader)?;
         match message.get_field(number) {
-            Some(field) => {
-                check_field(&field, wire, &mut reader, depth).map_err(|f| f.at_field(field.name()))?
-            }
+            Some(field) => check_field(&field, wire, &mut reader, depth)
+                .map_err(|f| f.at_field(field.name()))?,
             None => skip_value(&mut reader, wire, number, depth)?,
         }
     }
@@ -224,7 +226,7 @@ fn check_packed(bytes: &[u8], wire: u64) -> Result<(), Failure> {
             return Ok(());
         }
     };
-    if bytes.len() % width == 0 {
+    if bytes.len().is_multiple_of(width) {
         Ok(())
     } else {
         Err(Failure::new(format!(
@@ -236,7 +238,12 @@ fn check_packed(bytes: &[u8], wire: u64) -> Result<(), Failure> {
 
 /// Skips one value of the given wire type; groups are skipped up to their
 /// matching end tag, with nesting capped.
-fn skip_value(reader: &mut Reader<'_>, wire: u64, number: u32, depth: usize) -> Result<(), Failure> {
+fn skip_value(
+    reader: &mut Reader<'_>,
+    wire: u64,
+    number: u32,
+    depth: usize,
+) -> Result<(), Failure> {
     match wire {
         WIRE_VARINT => reader.varint().map(|_| ()),
         WIRE_I64 => reader.take(8).map(|_| ()),
