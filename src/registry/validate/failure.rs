@@ -1,0 +1,109 @@
+//! The internal failure type of the validators and its JSON-path rendering.
+//!
+//! Validators push path segments while a failure propagates outwards, so the
+//! success path builds no path at all.
+
+use std::borrow::Cow;
+
+/// One step of the path to the offending value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Segment {
+    Field(String),
+    Index(usize),
+}
+
+/// Why a value failed, and where: segments are innermost first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub path: Vec<Segment>,
+    pub reason: Cow<'static, str>,
+}
+
+impl Failure {
+    pub fn new(reason: impl Into<Cow<'static, str>>) -> Failure {
+        Failure {
+            path: Vec::new(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn at_field(mut self, name: &str) -> Failure {
+        self.path.push(Segment::Field(name.to_owned()));
+        self
+    }
+
+    pub fn at_index(mut self, index: usize) -> Failure {
+        self.path.push(Segment::Index(index));
+        self
+    }
+
+    /// Renders the path as `$.items[2].price`; keys that are not plain
+    /// identifiers are quoted, as in `$["a key"]`.
+    pub fn path_text(&self) -> String {
+        let mut text = String::from("$");
+        for segment in self.path.iter().rev() {
+            match segment {
+                Segment::Index(i) => {
+                    text.push('[');
+                    text.push_str(&i.to_string());
+                    text.push(']');
+                }
+                Segment::Field(name) if is_identifier(name) => {
+                    text.push('.');
+                    text.push_str(name);
+                }
+                Segment::Field(name) => {
+                    text.push('[');
+                    text.push_str(&serde_json::Value::from(name.as_str()).to_string());
+                    text.push(']');
+                }
+            }
+        }
+        text
+    }
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Checks the hyphenated form `8-4-4-4-12` of hexadecimal digits.
+pub(crate) fn is_uuid(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_renders_fields_and_indexes() {
+        let failure = Failure::new("x")
+            .at_field("price")
+            .at_index(2)
+            .at_field("items");
+        assert_eq!(failure.path_text(), "$.items[2].price");
+    }
+
+    #[test]
+    fn path_quotes_odd_keys() {
+        let failure = Failure::new("x").at_field("a \"b\"");
+        assert_eq!(failure.path_text(), r#"$["a \"b\""]"#);
+    }
+
+    #[test]
+    fn uuid_format_checked() {
+        assert!(is_uuid("123e4567-e89b-12d3-a456-426614174000"));
+        assert!(!is_uuid("123e4567e89b12d3a456426614174000"));
+        assert!(!is_uuid("123e4567-e89b-12d3-a456-42661417400g"));
+    }
+}
