@@ -2,3 +2,4 @@
 //! (`datagen`) and the run summary with its histogram outputs (`report`).
 
 pub mod datagen;
+pub mod report;
