@@ -9,9 +9,11 @@
 //! overdue list and fire on the next `advance`.
 //!
 //! Entries live in a slab and are linked into per-slot doubly linked lists by
-//! index, so insert and cancel are O(1) and `advance` allocates nothing of its
-//! own. A 64-bit occupancy map per level lets `advance` jump over empty slots:
-//! an idle gap of any length costs one step per occupied slot, not per tick.
+//! index, so insert and cancel are O(1). `advance` allocates nothing of its
+//! own beyond the scratch space of the stable sort that orders a batch of
+//! overdue timers. A 64-bit occupancy map per level lets `advance` jump over
+//! empty slots, so an idle gap of any length costs one step per occupied
+//! slot, not one per tick.
 //!
 //! The wheel takes `&mut self` everywhere and no locks; each shard owns one.
 
@@ -154,10 +156,11 @@ impl<T> TimerWheel<T> {
     }
 
     /// Returns the earliest time at which `advance` has work to do, or `None`
-    /// when the wheel is empty. It is never later than the earliest due time.
-    /// It is exact when that timer is within 64 ms of the wheel's time.
-    /// Otherwise it can be the start of a slot to cascade, and the next call
-    /// after advancing to it returns a later, closer time.
+    /// when the wheel is empty. It is never later than the earliest due time,
+    /// and equals it when that timer sits at level 0 (due in the wheel's
+    /// current 64 ms block). Otherwise it is the start of a slot to cascade,
+    /// so a shard that sleeps until this time wakes at most once per level
+    /// before each timer fires.
     pub fn next_due_ms(&self) -> Option<u64> {
         if self.lists[OVERDUE_LIST as usize].head != NIL {
             return Some(self.overdue_due_min_ms);

@@ -185,7 +185,11 @@ fn next_due_is_lower_bound() {
     let mut wheel = TimerWheel::new(0);
     assert_eq!(wheel.next_due_ms(), None);
     wheel.insert(40, 1);
-    assert_eq!(wheel.next_due_ms(), Some(40), "exact within 64 ms");
+    assert_eq!(
+        wheel.next_due_ms(),
+        Some(40),
+        "exact in the current 64 ms block"
+    );
     wheel.insert(20, 2);
     assert_eq!(wheel.next_due_ms(), Some(20));
     let mut wheel = TimerWheel::new(0);
