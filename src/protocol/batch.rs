@@ -177,8 +177,9 @@ pub fn validate(buf: &[u8]) -> Result<BatchInfo, BatchError> {
 }
 
 /// Checks the header of the batch at the start of `buf` like [`validate`],
-/// without the CRC and without needing the records in `buf`. For batches
-/// that were validated before, such as those read back from a segment.
+/// without the CRC and without needing the records in `buf`. Use it for
+/// batches that were validated before, such as those read back from a
+/// segment.
 pub fn inspect(buf: &[u8]) -> Result<BatchInfo, BatchError> {
     let size_bytes = framed_size(buf)?;
     let header = header_v2(buf)?;

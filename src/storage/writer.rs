@@ -65,6 +65,11 @@ pub(super) async fn run(shared: Weak<Shared>, wake: Rc<Notify>, exit: oneshot::S
     let _ = exit.send(());
 }
 
+/// Chooses the next action. A sync that waiters or the interval need runs
+/// before the next write: otherwise a steady stream of appends would keep
+/// the queue non-empty and starve fdatasync. Each sync then covers one
+/// write, which carries every append that queued up during the previous
+/// sync (group commit).
 fn next_step(shared: &Shared) -> Step {
     let state = shared.state.borrow();
     let closing = match state.status {
@@ -72,28 +77,31 @@ fn next_step(shared: &Shared) -> Step {
         Status::Closing => true,
         Status::Closed | Status::Failed(_) => return Step::Exit,
     };
+    let durability = shared.config.durability;
+    let unsynced = state.written_end > state.durable_end;
+    let interval = Duration::from_millis(shared.config.flush_interval_ms);
+    let interval_due = durability == Durability::Interval && state.last_sync.elapsed() >= interval;
+    let sync_urgent =
+        durability == Durability::Always || !state.durable_waiters.is_empty() || interval_due;
+    if unsynced && sync_urgent {
+        return Step::Sync;
+    }
     if !state.queue.is_empty() {
         return Step::Write;
     }
-    let unsynced = state.written_end > state.durable_end;
-    let interval = Duration::from_millis(shared.config.flush_interval_ms);
-    let interval_due =
-        shared.config.durability == Durability::Interval && state.last_sync.elapsed() >= interval;
-    let sync_requested = shared.config.durability == Durability::Always
-        || !state.durable_waiters.is_empty()
-        || !state.flush_waiters.is_empty()
-        || closing
-        || interval_due;
-    if unsynced && sync_requested {
+
+    // The queue is empty: finish flushes and a close.
+    let flushing = !state.flush_waiters.is_empty();
+    if unsynced && (flushing || closing) {
         return Step::Sync;
     }
-    if !state.flush_waiters.is_empty() {
+    if flushing {
         return Step::WriteIndexes;
     }
     if closing {
         return Step::Exit;
     }
-    if unsynced && shared.config.durability == Durability::Interval {
+    if unsynced && durability == Durability::Interval {
         return Step::Idle(Some(state.last_sync + interval));
     }
     Step::Idle(None)

@@ -460,6 +460,53 @@ fn group_commit_shares_fdatasync() {
     });
 }
 
+/// Returns to the runtime once, so it runs other tasks and polls for I/O.
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+#[test]
+fn durable_wait_completes_under_steady_appends() {
+    let dir = TempDir::new().unwrap();
+    run(async {
+        let config = LogConfig {
+            durability: Durability::Always,
+            segment_bytes: 64 << 20,
+            ..small_config()
+        };
+        let partition = open(dir.path(), config).await;
+        let first = partition.append(make_batch(0, 1, 0)).unwrap();
+        let waiter = partition.clone();
+        let done = Rc::new(std::cell::Cell::new(false));
+        let done_flag = done.clone();
+        compio::runtime::spawn(async move {
+            waiter.wait_durable(first.last_offset).await.unwrap();
+            done_flag.set(true);
+        })
+        .detach();
+        // Append on every turn of the runtime, so that each write finds new
+        // batches queued; the writer must still fdatasync in between.
+        let batch = make_batch(1, 1, 0);
+        let mut appended = 1;
+        while !done.get() && appended < 100_000 {
+            partition.append(batch.clone()).unwrap();
+            appended += 1;
+            yield_once().await;
+        }
+        assert!(done.get(), "wait_durable starved by {appended} appends");
+        partition.close().await.unwrap();
+    });
+}
+
 #[test]
 fn interval_durability_syncs_later() {
     let dir = TempDir::new().unwrap();
