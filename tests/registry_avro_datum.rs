@@ -44,7 +44,8 @@ fn valid(case: &Value) -> bool {
     case["valid"].as_bool().expect("valid is a boolean")
 }
 
-/// The plain-JSON verdict, given only where it differs from `valid`.
+/// Returns the plain-JSON verdict, which a case gives only where it differs
+/// from `valid`.
 fn valid_plain(case: &Value) -> Option<bool> {
     case.get("valid_if_plain_json_untagged_unions")
         .and_then(Value::as_bool)

@@ -266,6 +266,7 @@ fn config_global_and_per_subject() {
         server.get("/config/s").json(),
         json!({"compatibilityLevel": "NONE"})
     );
+
     // NONE lets an incompatible schema in.
     register(&server, "s", &user_v1());
     register(&server, "s", &user_bad());
@@ -313,8 +314,8 @@ fn modes_gate_writes() {
 fn import_mode_registers_given_id() {
     let server = Server::start();
     register(&server, "s", &user_v1());
-    let refused = server.put("/mode", &json!({"mode": "IMPORT"}));
-    assert_eq!(refused.error_code(), 42205);
+    let rejected = server.put("/mode", &json!({"mode": "IMPORT"}));
+    assert_eq!(rejected.error_code(), 42205);
     server.put("/mode?force=true", &json!({"mode": "IMPORT"}));
     let body = json!({"schema": user_v2().to_string(), "id": 42, "version": 5});
     assert_eq!(

@@ -74,7 +74,7 @@ pub enum RegistryError {
     MalformedJson(String),
     #[error("HTTP 404 Not Found")]
     RouteNotFound,
-    #[error("Error while storing the registry change: {0}")]
+    #[error("Failed to store the registry change: {0}")]
     Store(String),
 }
 

@@ -1,11 +1,11 @@
 //! The schema registry's state: subjects, versions, global schema ids,
 //! compatibility levels and modes.
 //!
-//! `Registry` is pure and synchronous. Every change is planned against the
-//! current state (`plan.rs`), which checks it and returns the
-//! [`RegistryEvent`]s that express it; the owner makes those events durable in
-//! the internal `__schemas` topic and then applies them (`event.rs`). Replaying
-//! the stored events in order rebuilds the same state. The registry lives on
+//! `Registry` is pure and synchronous. Every change is first planned against
+//! the current state (`plan.rs`), which checks it and returns the
+//! [`RegistryEvent`]s that express it. The owner makes those events durable in
+//! the internal `__schemas` topic and then applies them (`event.rs`), so
+//! replaying the stored events in order rebuilds the same state. The registry lives on
 //! the control-plane thread; shards only see compiled validator snapshots.
 
 mod event;
@@ -33,7 +33,7 @@ pub use schema::SchemaType;
 pub const LEVEL_DEFAULT: CompatibilityLevel = CompatibilityLevel::Backward;
 /// Largest schema text accepted for registration, in bytes.
 pub const SCHEMA_TEXT_BYTES_MAX: usize = 1 << 20;
-/// Longest subject name accepted, in bytes.
+/// Maximum subject name length, in bytes.
 pub const SUBJECT_NAME_BYTES_MAX: usize = 1024;
 /// Deepest chain of schema references followed when resolving one schema.
 pub const REFERENCE_DEPTH_MAX: usize = 32;

@@ -32,7 +32,7 @@ use crate::registry::model::{Planned, Registry};
 /// Content type of every reply, as Confluent's server sends it.
 pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
-/// Shared state of the router: the backend that holds the registry.
+/// Shared state of the router: the backend that contains the registry.
 #[derive(Clone)]
 pub struct RestState {
     backend: Arc<dyn RegistryBackend>,

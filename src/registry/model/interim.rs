@@ -129,7 +129,8 @@ pub mod schema {
 pub mod compat {
     use super::schema::ParsedSchema;
 
-    /// Which earlier versions a new schema must be compatible with, and how.
+    /// Compatibility level: the earlier versions a new schema is checked
+    /// against, and in which direction.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
     pub enum CompatibilityLevel {
         None,

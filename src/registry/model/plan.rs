@@ -62,7 +62,7 @@ fn read_only(subject: &str) -> RegistryError {
 
 impl Registry {
     /// Plans a registration: returns the existing id and version when the
-    /// subject already holds the schema, otherwise checks compatibility
+    /// subject already contains the schema, otherwise checks compatibility
     /// (skipped in IMPORT mode) and assigns the id and the next version.
     pub fn register(
         &self,
@@ -74,6 +74,7 @@ impl Registry {
         if mode == Mode::ReadOnly {
             return Err(read_only(subject));
         }
+
         let importing = mode == Mode::Import;
         if request.id.is_some() && !importing {
             return Err(RegistryError::OperationNotPermitted(format!(
@@ -81,6 +82,7 @@ impl Registry {
                  IMPORT mode"
             )));
         }
+
         let (parsed, key) =
             self.parse_candidate(request.schema_type, &request.schema, &request.references)?;
         let existing_id = self.ids_by_key.get(&key).copied();
@@ -89,6 +91,7 @@ impl Registry {
                 return Ok(Planned::none(found));
             }
         }
+
         if !importing {
             let level = self.effective_level(subject);
             let messages = compat::check(level, &parsed, &self.live_history(subject)?);
@@ -99,6 +102,7 @@ impl Registry {
                 });
             }
         }
+
         let id = self.assign_id(request.id, existing_id)?;
         let version = self.assign_version(subject, request.version, importing)?;
         let schema = if request.normalize {

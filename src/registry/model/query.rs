@@ -1,6 +1,8 @@
 //! Read-only queries on the registry: subjects, versions, schemas by id,
 //! levels, modes, reference resolution and compatibility tests.
 
+use std::collections::HashSet;
+
 use super::compat::{self, CompatibilityLevel};
 use super::schema::{self, ParsedSchema, ResolvedReference};
 use super::{
@@ -138,14 +140,20 @@ impl Registry {
         Ok(found)
     }
 
-    /// Lists the ids of schemas visible to validation: those used by at
+    /// Lists the schemas visible to validation: those used by at
     /// least one version that is not soft-deleted.
-    pub fn live_schemas(&self) -> impl Iterator<Item = &SchemaRecord> + '_ {
-        self.schemas.values().filter(move |record| {
-            self.subjects
-                .values()
-                .any(|s| s.versions.values().any(|e| e.id == record.id && !e.deleted))
-        })
+    pub fn live_schemas(&self) -> Vec<&SchemaRecord> {
+        let live: HashSet<u32> = self
+            .subjects
+            .values()
+            .flat_map(|s| s.versions.values())
+            .filter(|e| !e.deleted)
+            .map(|e| e.id)
+            .collect();
+        self.schemas
+            .values()
+            .filter(|record| live.contains(&record.id))
+            .collect()
     }
 
     /// Lists the ids of the live versions of `subject`, oldest first.
@@ -284,7 +292,7 @@ impl Registry {
         Ok((parsed, key))
     }
 
-    /// Finds the version of `subject` that holds the given schema.
+    /// Finds the version of `subject` that contains the given schema.
     pub fn lookup(
         &self,
         subject: &str,

@@ -169,7 +169,7 @@ fn subject_delete_follows_confluent_rules() {
 }
 
 #[test]
-fn reregistering_soft_deleted_schema_adds_version_with_same_id() {
+fn reregister_after_soft_delete_keeps_id() {
     let mut registry = Registry::new();
     register(&mut registry, "s", USER_V1).unwrap();
     run(&mut registry, |r| r.delete_subject("s", false)).unwrap();

@@ -15,7 +15,7 @@ pub type ReadJob = Box<dyn FnOnce(&Registry) + Send>;
 /// A change planner: returns the events that carry the change out.
 pub type WriteJob = Box<dyn FnOnce(&Registry) -> Result<Vec<RegistryEvent>, RegistryError> + Send>;
 
-/// Where the REST API reads and changes the registry.
+/// Access to the registry for the REST API: reads and serialized writes.
 ///
 /// The broker's backend keeps the registry on the control-plane thread and
 /// persists events to the `__schemas` topic; [`MemoryBackend`] keeps them in

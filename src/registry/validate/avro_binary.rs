@@ -2,8 +2,8 @@
 //!
 //! Decodes without building values. Every length and count is checked
 //! against the bytes that remain (using each node's minimum encoded size)
-//! before it is used, collections share one item budget so that zero-size
-//! items cannot spin, and nesting is capped, so a hostile datum costs an
+//! before it is used. Collections share one item budget, so zero-size items
+//! cannot spin, and nesting is capped. A hostile datum therefore costs an
 //! error in time linear in its size.
 
 use super::avro::{AvroNode, AvroValidator};
@@ -13,7 +13,7 @@ use super::NESTING_DEPTH_MAX;
 /// Collection items allowed in one datum, over all its arrays and maps.
 pub const DATUM_ITEMS_MAX: usize = 1 << 20;
 
-/// Longest varint of a 64-bit value, in bytes.
+/// Maximum length of a 64-bit varint, in bytes.
 const VARINT_BYTES_MAX: usize = 10;
 
 /// A cursor over untrusted bytes.
@@ -178,8 +178,9 @@ impl Decode<'_, '_> {
         i32::try_from(value).map_err(|_| Failure::new(format!("int {value} out of range")))
     }
 
-    /// Reads array or map blocks: a count, then that many items; a negative
-    /// count is followed by the block's size in bytes; a zero count ends.
+    /// Reads array or map blocks. Each block is a count, then that many
+    /// items. A negative count is followed by the block's size in bytes, and
+    /// a zero count ends the collection.
     fn blocks(&mut self, item: usize, is_map: bool, depth: usize) -> Result<(), Failure> {
         let depth = descend(depth)?;
         // A map entry is a key (at least its length byte) and a value.

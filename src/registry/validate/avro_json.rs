@@ -14,7 +14,7 @@ use super::avro::{AvroField, AvroNode, AvroValidator};
 use super::failure::Failure;
 use super::NESTING_DEPTH_MAX;
 
-/// How union values are written in JSON.
+/// Convention for writing union values in JSON.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnionEncoding {
     /// The Avro JSON encoding: non-null values wrapped as `{"branch": value}`.
@@ -300,7 +300,8 @@ fn tagged_branch<'t, 'i>(
     Some((branch, key, inner))
 }
 
-/// Whether a JSON value has the shape a branch accepts, before a full check.
+/// Checks whether a JSON value has the shape a branch accepts, before the
+/// full check.
 fn shape_matches(node: &AvroNode, value: &Value<'_, '_>) -> bool {
     match node {
         AvroNode::Null => value.is_null(),
@@ -326,8 +327,8 @@ fn expect(condition: bool, reason: &'static str) -> Result<(), Failure> {
     }
 }
 
-/// Which record fields were seen: a bit mask, spilling to a vector only for
-/// records of more than 128 fields.
+/// Set of the record fields seen so far: a bit mask, or a vector for records
+/// of more than 128 fields.
 struct FieldSet {
     bits: u128,
     spill: Vec<bool>,

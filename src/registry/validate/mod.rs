@@ -1,8 +1,8 @@
 //! Payload validation against registered schemas, compiled per schema id.
 //!
 //! The control plane compiles a [`Validators`] set from the registry and
-//! hands each shard a read-only snapshot inside an `Arc`; a shard validates
-//! the records of the partitions it owns against its snapshot with no lock
+//! hands each shard a read-only snapshot inside an `Arc`. A shard validates
+//! the records of the partitions it owns against its snapshot, with no lock
 //! and no cross-shard hop, and swaps the snapshot when the registry changes.
 //!
 //! Values arrive as JSON (with the schema id carried beside them) or as
@@ -33,9 +33,9 @@ use crate::registry::model::schema::{self, ParsedSchema, ResolvedReference};
 use crate::registry::model::{Registry, SchemaRecord};
 use failure::Failure;
 
-/// Deepest nesting of arrays, maps, records, union tags or messages that a
-/// value may have; deeper values are rejected before they can exhaust the
-/// stack, whatever the schema (recursive schemas included) allows.
+/// Maximum nesting of arrays, maps, records, union tags or messages in one
+/// value. Deeper values are rejected before they can exhaust the stack,
+/// whatever the schema allows, so recursive schemas are bounded too.
 pub const NESTING_DEPTH_MAX: usize = 64;
 /// First byte of a schema-framed value.
 pub const FRAME_MAGIC: u8 = 0;

@@ -7,6 +7,9 @@
 //! nesting is capped. Unknown field numbers are skipped, as every Protobuf
 //! parser does. JSON goes through prost-reflect's `DynamicMessage`
 //! deserializer, which rejects unknown fields.
+//!
+//! NOTE: the binary walk does not check that proto2 `required` fields are
+//! present, and JSON validation builds a `DynamicMessage` per value.
 
 use prost_reflect::{DynamicMessage, FieldDescriptor, FileDescriptor, Kind, MessageDescriptor};
 
@@ -163,7 +166,7 @@ fn read_tag(reader: &mut Reader<'_>) -> Result<(u32, u64), Failure> {
     Ok((number as u32, tag & 7))
 }
 
-/// The wire type a field's values use when not packed.
+/// Returns the wire type of a field's values when they are not packed.
 fn wire_type_of(kind: &Kind, is_group: bool) -> u64 {
     match kind {
         Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => WIRE_I64,
