@@ -187,7 +187,7 @@ fn setup_protobuf() -> (Validators, u32, prost_reflect::MessageDescriptor) {
     let ringbus::registry::model::schema::ParsedSchema::Protobuf(file) = parsed else {
         panic!("parsed as Protobuf");
     };
-    let order = file.messages().next().unwrap();
+    let order = file.file().messages().next().unwrap();
     (validators(&registry), id, order)
 }
 

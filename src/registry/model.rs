@@ -9,7 +9,6 @@
 //! the control-plane thread; shards only see compiled validator snapshots.
 
 mod event;
-mod interim;
 mod plan;
 mod query;
 #[cfg(test)]
@@ -20,9 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 pub use event::{RegistryEvent, SubjectChange};
-// TODO: re-export `crate::registry::{compat, schema}` here instead once the
-// parser and compatibility modules are merged, and delete `interim.rs`.
-pub use interim::{compat, schema};
+pub use crate::registry::{compat, schema};
 pub use plan::{Planned, RegisterRequest, Registered};
 pub use query::SubjectVersion;
 

@@ -105,11 +105,11 @@ impl CompiledSchema {
                 };
                 AvroValidator::new(schema, &named).map(CompiledSchema::Avro)
             }
-            ParsedSchema::Protobuf(file) => {
-                ProtobufValidator::new(file.clone()).map(CompiledSchema::Protobuf)
+            ParsedSchema::Protobuf(proto) => {
+                ProtobufValidator::new(proto.file().clone()).map(CompiledSchema::Protobuf)
             }
-            ParsedSchema::Json(value) => {
-                JsonSchemaValidator::new(value, refs).map(CompiledSchema::Json)
+            ParsedSchema::Json(json) => {
+                JsonSchemaValidator::new(&json.document, refs).map(CompiledSchema::Json)
             }
         }
     }
