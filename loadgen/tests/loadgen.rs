@@ -259,3 +259,58 @@ fn schema_mode_without_registry_still_produces() {
         );
     }
 }
+
+#[test]
+fn metrics_match_what_loadgen_sent() {
+    let broker = Broker::start(2);
+    let dir = tempfile::tempdir().unwrap();
+    let hgrm = dir.path().join("produce.hgrm");
+    loadgen(
+        &broker,
+        &["produce", "--topic", "counted", "--partitions", "4", "--messages", "12000"]
+            .into_iter()
+            .chain(["--batch-bytes", "8192", "--hgrm", hgrm.to_str().unwrap()])
+            .collect::<Vec<_>>(),
+    );
+    loadgen(&broker, &["consume", "--topic", "counted", "--messages", "12000"]);
+    let mut client = ringbus::client::Client::connect(&broker.main_addr()).unwrap();
+    let high_watermark = client.list_offsets("counted", 1, -1).unwrap() as u64;
+    client.commit_offset("audit", "counted", 1, 10).unwrap();
+
+    let (status, text) = common::http_get(&broker.addrs.http, "/metrics").expect("GET /metrics");
+    assert_eq!(status, 200);
+    let samples = ringbus::metrics::text::parse(&text).expect("valid Prometheus text");
+    let value = |name: &str, labels: &[(&str, &str)]| ringbus::metrics::text::find(&samples, name, labels);
+    let topic = [("topic", "counted")];
+    assert_eq!(value("ringbus_topic_records_in_total", &topic), Some(12000.0));
+    assert_eq!(value("ringbus_topic_records_out_total", &topic), Some(12000.0));
+    let bytes_in = value("ringbus_topic_bytes_in_total", &topic).unwrap();
+    assert!(bytes_in > 1_200_000.0, "batch bytes include the 1.2 MB of values: {bytes_in}");
+    assert_eq!(value("ringbus_topic_bytes_out_total", &topic), Some(bytes_in));
+    let shard_sum: f64 = ["0", "1"]
+        .iter()
+        .map(|shard| value("ringbus_shard_records_in_total", &[("shard", shard)]).unwrap())
+        .sum();
+    assert!(shard_sum >= 12000.0, "shard totals include the offsets topic: {shard_sum}");
+    let requests = value("ringbus_topic_produce_requests_total", &topic).unwrap();
+    let latency_count: f64 = ["0", "1"]
+        .iter()
+        .map(|shard| value("ringbus_produce_latency_us_count", &[("shard", shard)]).unwrap())
+        .sum();
+    assert!(latency_count >= requests, "one latency sample per produce request");
+    // A closed-loop produce run records one latency sample per batch.
+    let (_, batches) = parse_hgrm(&std::fs::read_to_string(&hgrm).unwrap());
+    assert_eq!(requests, batches as f64);
+    let lag = [("group", "audit"), ("topic", "counted"), ("partition", "1")];
+    assert_eq!(value("ringbus_consumer_lag", &lag), Some((high_watermark - 10) as f64));
+    assert_eq!(value("ringbus_shard_up", &[("shard", "1")]), Some(1.0));
+
+    let stats = Command::new(common::ringbus_binary())
+        .args(["stats", "--http", &broker.addrs.http])
+        .output()
+        .expect("run ringbus stats");
+    assert!(stats.status.success(), "ringbus stats failed: {}", String::from_utf8_lossy(&stats.stderr));
+    let stats = String::from_utf8(stats.stdout).unwrap();
+    assert!(stats.contains("counted"), "stats lists the topic: {stats}");
+    assert!(stats.contains("audit"), "stats lists the lag: {stats}");
+}

@@ -3,6 +3,7 @@
 
 mod consume;
 mod produce;
+mod stats;
 mod topic;
 
 use std::path::PathBuf;
@@ -60,6 +61,8 @@ pub enum Command {
     Produce(produce::ProduceArgs),
     /// Print events of a topic, one per line.
     Consume(consume::ConsumeArgs),
+    /// Print a summary of the broker's metrics (from its HTTP /metrics).
+    Stats(stats::StatsArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -91,6 +94,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Topic(command) => topic::run(&cli.broker, command),
         Command::Produce(args) => produce::run(&cli.broker, args),
         Command::Consume(args) => consume::run(&cli.broker, args),
+        Command::Stats(args) => stats::run(args),
     }
 }
 

@@ -12,6 +12,8 @@ use tracing::error;
 
 use crate::server::state::BrokerShared;
 
+mod metrics;
+
 /// Starts the control-plane thread serving `listener`.
 pub fn spawn(shared: Arc<BrokerShared>, listener: std::net::TcpListener) -> std::io::Result<()> {
     std::thread::Builder::new()
@@ -48,6 +50,7 @@ pub fn router(shared: Arc<BrokerShared>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics::metrics))
         .with_state(shared)
 }
 

@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod listen;
 pub mod offsets;
 pub mod ops;
+pub mod query;
 pub mod route;
 pub mod shard_main;
 pub mod state;
@@ -66,6 +67,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     let http = listen::bind_http(config.http.listen)
         .map_err(|err| fail(&format!("cannot listen on http.listen {}", config.http.listen), &err))?;
     let port = |l: &std::net::TcpListener| l.local_addr().map(|a| a.port()).unwrap_or(0);
+    let (shard_queries, query_receivers) = query::channels(shard_count);
     let shared = Arc::new(BrokerShared {
         shard_count,
         catalog: ArcSwap::from_pointee(catalog),
@@ -76,6 +78,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         free_bytes: AtomicU64::new(0),
         shards_ready: AtomicUsize::new(0),
         shutting_down: AtomicBool::new(false),
+        shard_queries,
         config,
     });
     write_addr_file(&shared).map_err(|err| fail("cannot write the address file", &err))?;
@@ -83,7 +86,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     disk::spawn_monitor(shared.clone()).map_err(|err| fail("cannot start the disk monitor", &err))?;
     crate::control::spawn(shared.clone(), http).map_err(|err| fail("cannot start the control plane", &err))?;
     let (events, inbox) = mpsc::channel();
-    let stops = start_shards(&shared, main, own, &events)?;
+    let stops = start_shards(&shared, main, own, query_receivers, &events)?;
     watch_signals(events)?;
     wait_and_stop(&shared, inbox, stops)
 }
@@ -108,12 +111,13 @@ fn start_shards(
     shared: &Arc<BrokerShared>,
     main: Vec<std::net::TcpListener>,
     own: Vec<std::net::TcpListener>,
+    query_receivers: Vec<async_channel::Receiver<query::ShardQuery>>,
     events: &mpsc::Sender<Event>,
 ) -> Result<Vec<async_channel::Sender<()>>, ServeError> {
     let meshes = mesh::build(shared.shard_count, shared.config.broker.mesh_channel_capacity);
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let mut stops = Vec::new();
-    for ((mesh, main_listener), own_listener) in meshes.into_iter().zip(main).zip(own) {
+    for (((mesh, main_listener), own_listener), queries) in meshes.into_iter().zip(main).zip(own).zip(query_receivers) {
         let id = mesh.shard();
         let (stop, shutdown) = async_channel::bounded(1);
         stops.push(stop);
@@ -123,6 +127,7 @@ fn start_shards(
             mesh,
             listeners: vec![main_listener, own_listener],
             shutdown,
+            queries,
             cpu: (!cores.is_empty()).then(|| cores[id % cores.len()].id),
         };
         let events = events.clone();

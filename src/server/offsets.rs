@@ -54,6 +54,24 @@ impl OffsetStore {
         self.entries.is_empty()
     }
 
+    /// Every stored position, for the consumer-lag metric. Keys that do not
+    /// split into group, topic and partition are skipped.
+    pub fn committed(&self) -> Vec<crate::metrics::CommittedOffset> {
+        self.entries
+            .iter()
+            .filter_map(|(key, committed)| {
+                let mut parts = key.split('\u{0}');
+                let (group, topic, partition) = (parts.next()?, parts.next()?, parts.next()?.parse().ok()?);
+                Some(crate::metrics::CommittedOffset {
+                    group: group.to_string(),
+                    topic: topic.to_string(),
+                    partition,
+                    offset: committed.offset,
+                })
+            })
+            .collect()
+    }
+
     fn apply(&mut self, key: String, log_offset: u64, value: &[u8]) {
         if value.len() < 8 {
             return;

@@ -21,6 +21,7 @@ use crate::protocol::api::{
     Acks, FetchReplyHeader, FetchRequest, ProduceReply, LIST_OFFSETS_EARLIEST,
     LIST_OFFSETS_LATEST,
 };
+use crate::metrics;
 use crate::protocol::{ApiError, ErrorCode};
 use crate::shard::runtime;
 use crate::storage::{Durability, Partition, StorageError};
@@ -106,6 +107,7 @@ fn produce(
         Err(err) => return Box::pin(ready(Err(storage_error(err, &topic.name, partition)))),
     };
     let wait_durable = acks == Acks::Durable || topic.config.durability == Durability::Always;
+    let started = Instant::now();
     Box::pin(async move {
         let waited = if wait_durable {
             log.wait_durable(info.last_offset).await
@@ -113,6 +115,8 @@ fn produce(
             log.wait_written(info.last_offset).await
         };
         waited.map_err(|err| storage_error(err, &topic.name, partition))?;
+        let (records, bytes) = (u64::from(info.record_count), info.bytes as u64);
+        metrics::record_produce(topic.id, &topic.name, records, bytes, started.elapsed());
         Ok(ReplyBody::Produce(ProduceReply {
             base_offset: info.base_offset,
             last_offset: info.last_offset,
@@ -150,7 +154,8 @@ fn out_of_range(topic: &str, partition: u32, offset: u64, start: u64, end: u64) 
 async fn fetch(ctx: Rc<ShardCtx>, topic: Arc<TopicMeta>, request: FetchRequest) -> ShardResult {
     let partition = request.partition;
     let log = owned_partition(&ctx, &topic, partition)?;
-    let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms as u64);
+    let started = Instant::now();
+    let deadline = started + Duration::from_millis(request.max_wait_ms as u64);
     loop {
         let start = log.log_start_offset();
         let end = log.high_watermark();
@@ -164,6 +169,8 @@ async fn fetch(ctx: Rc<ShardCtx>, topic: Arc<TopicMeta>, request: FetchRequest) 
                 .await
                 .map_err(|err| storage_error(err, &topic.name, partition))?;
             if read.size_bytes >= request.min_bytes as usize || now >= deadline {
+                let records = metrics::count_records(&read.chunks);
+                metrics::record_fetch(topic.id, &topic.name, records, read.size_bytes as u64, started.elapsed());
                 return Ok(ReplyBody::Fetch {
                     header: FetchReplyHeader {
                         high_watermark: read.high_watermark,
@@ -175,6 +182,7 @@ async fn fetch(ctx: Rc<ShardCtx>, topic: Arc<TopicMeta>, request: FetchRequest) 
             }
         }
         if now >= deadline || ctx.shared.is_shutting_down() {
+            metrics::record_fetch(topic.id, &topic.name, 0, 0, started.elapsed());
             return Ok(ReplyBody::Fetch {
                 header: FetchReplyHeader {
                     high_watermark: end,

@@ -27,6 +27,7 @@ pub struct ShardStart {
     pub mesh: ShardMesh<MeshMessage>,
     pub listeners: Vec<std::net::TcpListener>,
     pub shutdown: async_channel::Receiver<()>,
+    pub queries: async_channel::Receiver<super::query::ShardQuery>,
     pub cpu: Option<usize>,
 }
 
@@ -50,6 +51,7 @@ async fn serve(mut start: ShardStart) -> Result<(), String> {
         inflight: Cell::new(0),
     });
     route::serve_mesh(&ctx, receivers);
+    super::query::serve(&ctx, start.queries.clone());
     open_owned(&ctx).await.map_err(|err| format!("shard {}: recovery failed: {err}", ctx.id))?;
     if ctx.id == ADMIN_SHARD {
         ensure_internal_topics(&ctx)

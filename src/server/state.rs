@@ -35,6 +35,8 @@ pub struct BrokerShared {
     /// Shards that finished recovery and serve requests.
     pub shards_ready: AtomicUsize,
     pub shutting_down: AtomicBool,
+    /// Query channel of each shard, indexed by shard, for the control plane.
+    pub shard_queries: Vec<async_channel::Sender<super::query::ShardQuery>>,
 }
 
 impl BrokerShared {
