@@ -269,9 +269,11 @@ impl Producer<'_> {
         let conn = self.conns[shard]
             .as_mut()
             .expect("connection per owning shard");
-        let correlation_id = conn
-            .conn
-            .send_with(ApiKey::Produce, |buf| request.encode(buf, &records))?;
+        let correlation_id = conn.conn.send_with_payload(
+            ApiKey::Produce,
+            |buf| request.encode_head(buf, records.len()),
+            &records,
+        )?;
         conn.inflight.push_back(Pending {
             correlation_id,
             first_index: batch.first_index,

@@ -22,6 +22,11 @@ use crate::shard::runtime::{self, TcpStream};
 
 /// Bytes reserved for reads when the receive buffer runs low.
 const READ_BUFFER_BYTES: usize = 256 * 1024;
+/// Extra room reserved when a partial frame does not fit in the receive
+/// buffer. Frames handed to storage keep the old buffer alive, so growing
+/// copies the partial frame; a window of several frames makes that copy
+/// happen once per window instead of once per frame.
+const READ_WINDOW_BYTES: usize = 1 << 20;
 /// Most buffers handed to one vectored write; Linux's IOV_MAX is 1024.
 const IOVECS_PER_WRITE_MAX: usize = 1024;
 
@@ -104,6 +109,8 @@ async fn read_loop(ctx: &Rc<ShardCtx>, stream: &TcpStream, sender: async_channel
     // Bytes of an oversized frame still to be read and dropped.
     let mut skip = 0usize;
     loop {
+        // Set when the buffer ends inside a frame whose length is known.
+        let mut frame_pending = false;
         if skip > 0 {
             let dropped = skip.min(buf.len());
             buf.advance(dropped);
@@ -126,7 +133,11 @@ async fn read_loop(ctx: &Rc<ShardCtx>, stream: &TcpStream, sender: async_channel
                 break;
             }
             if buf.len() < LENGTH_PREFIX_BYTES + len {
-                buf.reserve(LENGTH_PREFIX_BYTES + len - buf.len());
+                let missing = LENGTH_PREFIX_BYTES + len - buf.len();
+                if buf.capacity() - buf.len() < missing {
+                    buf.reserve(missing + READ_WINDOW_BYTES);
+                }
+                frame_pending = true;
                 break;
             }
             let mut frame = buf.split_to(LENGTH_PREFIX_BYTES + len);
@@ -138,7 +149,9 @@ async fn read_loop(ctx: &Rc<ShardCtx>, stream: &TcpStream, sender: async_channel
         if skip > 0 && !buf.is_empty() {
             continue;
         }
-        if buf.capacity() - buf.len() < READ_BUFFER_BYTES / 4 {
+        // A pending frame already has room for its rest; growing here would
+        // copy it again.
+        if !frame_pending && buf.capacity() - buf.len() < READ_BUFFER_BYTES / 4 {
             buf.reserve(READ_BUFFER_BYTES);
         }
         let BufResult(result, returned) = (&mut &*stream).append(buf).await;
