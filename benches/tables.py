@@ -1,6 +1,6 @@
 """Writes the Markdown result tables of benches/run.sh from its output folder.
 
-Each case file holds the loadgen JSON summary of the median run. Ratios are
+Each case file contains the loadgen JSON summary of the median run. Ratios are
 taken to the machine references measured in the same run (iperf3 loopback,
 fio sequential writes) and set beside the targets the project aims for.
 """
