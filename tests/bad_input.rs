@@ -204,3 +204,24 @@ fn inflight_limit_gets_error_reply() {
     );
     assert_eq!(first.header.correlation_id, 3);
 }
+
+#[test]
+fn malformed_record_with_valid_crc_is_rejected() {
+    let broker = broker_with_topic();
+    let mut conn = Connection::connect(broker.main_addr(), "test").unwrap();
+    let mut records = batch();
+    // Overwrite the first record's length varint with a huge value, then fix
+    // the CRC so only the record walk can catch it.
+    records[61] = 0x7e;
+    let crc = crc32c::crc32c(&records[21..]);
+    records[17..21].copy_from_slice(&crc.to_be_bytes());
+    produce(&mut conn, "t", &records);
+    let message = expect_error(&mut conn, ErrorCode::CorruptBatch);
+    assert!(message.contains("record"), "{message}");
+    let mut client = Client::connect(&broker.main_addr()).unwrap();
+    assert_eq!(
+        client.list_offsets("t", 0, -1).unwrap(),
+        0,
+        "nothing was appended"
+    );
+}

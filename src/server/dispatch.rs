@@ -108,12 +108,12 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
     match api {
         ApiKey::ApiVersions => Ok(Started::Done(Ok(raw(&api_versions())))),
         ApiKey::Metadata => {
-            let request = MetadataRequest::decode(&mut Reader::new(&body))?;
+            let request = decode_body::<MetadataRequest>(&body)?;
             let reply = metadata_reply(ctx, &request)?;
             Ok(Started::Done(Ok(raw(&reply))))
         }
         ApiKey::CreateTopic => {
-            let request = CreateTopicRequest::decode(&mut Reader::new(&body))?;
+            let request = decode_body::<CreateTopicRequest>(&body)?;
             let request = ShardRequest::CreateTopic {
                 name: request.name,
                 partitions: request.partitions,
@@ -122,7 +122,7 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
             Ok(pending(route::submit(ctx, ADMIN_SHARD, request).await))
         }
         ApiKey::DeleteTopic => {
-            let request = DeleteTopicRequest::decode(&mut Reader::new(&body))?;
+            let request = decode_body::<DeleteTopicRequest>(&body)?;
             let request = ShardRequest::DeleteTopic { name: request.name };
             Ok(pending(route::submit(ctx, ADMIN_SHARD, request).await))
         }
@@ -153,7 +153,7 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
             })
         }
         ApiKey::Fetch => {
-            let request = FetchRequest::decode(&mut Reader::new(&body))?;
+            let request = decode_body::<FetchRequest>(&body)?;
             let topic = catalog.topic(&request.topic)?.clone();
             let owner = topic.owner(request.partition)?;
             Ok(pending(
@@ -161,7 +161,7 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
             ))
         }
         ApiKey::ListOffsets => {
-            let request = ListOffsetsRequest::decode(&mut Reader::new(&body))?;
+            let request = decode_body::<ListOffsetsRequest>(&body)?;
             let topic = catalog.topic(&request.topic)?.clone();
             let owner = topic.owner(request.partition)?;
             let request = ShardRequest::ListOffsets {
@@ -172,7 +172,8 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
             Ok(pending(route::submit(ctx, owner, request).await))
         }
         ApiKey::OffsetCommit => {
-            let request = OffsetCommitRequest::decode(&mut Reader::new(&body))?;
+            let request = decode_body::<OffsetCommitRequest>(&body)?;
+            check_commit(&request)?;
             catalog.topic(&request.topic)?.owner(request.partition)?;
             let owner = catalog.topic(OFFSETS_TOPIC)?.owner(0)?;
             let request = ShardRequest::OffsetCommit {
@@ -183,7 +184,7 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
             Ok(pending(route::submit(ctx, owner, request).await))
         }
         ApiKey::OffsetFetch => {
-            let request = OffsetFetchRequest::decode(&mut Reader::new(&body))?;
+            let request = decode_body::<OffsetFetchRequest>(&body)?;
             catalog.topic(&request.topic)?.owner(request.partition)?;
             let owner = catalog.topic(OFFSETS_TOPIC)?.owner(0)?;
             let key = offsets::key(&request.group, &request.topic, request.partition);
@@ -192,6 +193,14 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
             ))
         }
     }
+}
+
+/// Decodes a whole request body; trailing bytes are an error.
+fn decode_body<T: Body>(body: &[u8]) -> Result<T, ApiError> {
+    let mut reader = Reader::new(body);
+    let value = T::decode(&mut reader)?;
+    reader.finish("request body")?;
+    Ok(value)
 }
 
 fn raw(body: &impl Body) -> ReplyBody {
@@ -214,10 +223,16 @@ fn track(
     ctx.inflight.set(ctx.inflight.get() + 1);
     runtime::spawn_detached(async move {
         let result = future.await;
-        inflight.set(inflight.get() - 1);
         ctx.inflight.set(ctx.inflight.get() - 1);
-        if reply {
-            let _ = sender.try_send(encode_result(correlation_id, result));
+        if !reply {
+            inflight.set(inflight.get() - 1);
+            return;
+        }
+        let mut outgoing = encode_result(correlation_id, result);
+        outgoing.counted = true;
+        if sender.try_send(outgoing).is_err() {
+            // The connection is gone; nothing will write this reply.
+            inflight.set(inflight.get() - 1);
         }
     });
 }
@@ -238,6 +253,7 @@ fn encode_error(correlation_id: u32, err: &ApiError) -> Outgoing {
     Outgoing {
         head: buf.freeze(),
         chunks: Vec::new(),
+        counted: false,
     }
 }
 
@@ -270,7 +286,33 @@ fn encode_result(correlation_id: u32, result: ShardResult) -> Outgoing {
     Outgoing {
         head: buf.freeze(),
         chunks,
+        counted: false,
     }
+}
+
+/// Most topic names one Metadata request may list; each name costs a reply
+/// entry, so the bound keeps replies far below the frame limit.
+pub const METADATA_TOPICS_MAX: usize = 10_000;
+
+/// Rejects commits that could not be read back as a committed offset.
+fn check_commit(request: &OffsetCommitRequest) -> Result<(), ApiError> {
+    if request.group.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "consumer group name is empty; name the group",
+        ));
+    }
+    if request.offset > i64::MAX as u64 {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "offset {} is above the largest offset {}",
+                request.offset,
+                i64::MAX
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Builds the ApiVersions reply body.
@@ -291,12 +333,23 @@ pub fn metadata_reply(
     ctx: &ShardCtx,
     request: &MetadataRequest,
 ) -> Result<MetadataReply, ApiError> {
+    if request.topics.len() > METADATA_TOPICS_MAX {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "Metadata names {} topics; ask for at most {METADATA_TOPICS_MAX}, or none for all",
+                request.topics.len()
+            ),
+        ));
+    }
+    let mut names: Vec<&str> = request.topics.iter().map(String::as_str).collect();
+    names.sort_unstable();
+    names.dedup();
     let catalog = ctx.shared.catalog();
     let mut metas: Vec<_> = if request.topics.is_empty() {
         catalog.topics.values().cloned().collect()
     } else {
-        request
-            .topics
+        names
             .iter()
             .map(|name| catalog.topic(name).cloned())
             .collect::<Result<_, _>>()?

@@ -20,6 +20,7 @@ use super::state::{ReplyBody, ShardCtx, ShardRequest, ShardResult};
 use crate::protocol::api::{
     Acks, FetchReplyHeader, FetchRequest, ProduceReply, LIST_OFFSETS_EARLIEST, LIST_OFFSETS_LATEST,
 };
+use crate::protocol::batch;
 use crate::protocol::{ApiError, ErrorCode};
 use crate::shard::runtime;
 use crate::storage::{Durability, Partition, StorageError};
@@ -104,6 +105,9 @@ fn produce(
     if let Err(err) = check_disk(ctx) {
         return Box::pin(ready(Err(err)));
     }
+    if let Err(err) = check_records(&records) {
+        return Box::pin(ready(Err(err)));
+    }
     let info = match log.append(records) {
         Ok(info) => info,
         Err(err) => return Box::pin(ready(Err(storage_error(err, &topic.name, partition)))),
@@ -121,6 +125,28 @@ fn produce(
             last_offset: info.last_offset,
         }))
     })
+}
+
+/// Walks every record of every batch, as Kafka does for uncompressed
+/// batches, so a batch whose CRC is right but whose records are malformed
+/// never reaches consumers. `append` checks the framing and CRC again;
+/// CRC-32C runs at over 20 GiB/s, so the second pass is cheap.
+fn check_records(records: &[u8]) -> Result<(), ApiError> {
+    let mut rest = records;
+    let mut position = 0usize;
+    while !rest.is_empty() {
+        let corrupt = |err: batch::BatchError| {
+            ApiError::new(
+                ErrorCode::CorruptBatch,
+                format!("invalid batch at byte {position} of the request: {err}; send uncompressed Kafka RecordBatch v2 batches"),
+            )
+        };
+        let size = batch::validate(rest).map_err(corrupt)?.size_bytes;
+        batch::validate_records(&rest[..size]).map_err(corrupt)?;
+        rest = &rest[size..];
+        position += size;
+    }
+    Ok(())
 }
 
 /// Rejects writes while free disk space is below `min_free_bytes`.
