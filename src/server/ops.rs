@@ -101,6 +101,9 @@ fn produce(
     if let Err(err) = check_disk(ctx) {
         return Box::pin(ready(Err(err)));
     }
+    if let Err(err) = check_schemas(ctx, &topic, &records) {
+        return Box::pin(ready(Err(err)));
+    }
     let info = match log.append(records) {
         Ok(info) => info,
         Err(err) => return Box::pin(ready(Err(storage_error(err, &topic.name, partition)))),
@@ -118,6 +121,19 @@ fn produce(
             last_offset: info.last_offset,
         }))
     })
+}
+
+/// Applies the topic's `validation` setting to every record of a produce
+/// request, with one load of the shard's validator snapshot.
+fn check_schemas(ctx: &ShardCtx, topic: &TopicMeta, records: &[u8]) -> Result<(), ApiError> {
+    use crate::registry::produce;
+    let validation = topic.config.validation;
+    if topic.is_internal() || !produce::applies_to(&topic.name, validation) {
+        return Ok(());
+    }
+    let validators = ctx.shared.registry.validators.load();
+    let subject = produce::topic_subject(&topic.name, &topic.config.subject);
+    produce::check_records(&validators, &topic.name, &subject, validation, records)
 }
 
 /// Rejects writes while free disk space is below `min_free_bytes`.
