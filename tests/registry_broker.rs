@@ -244,3 +244,50 @@ fn native_registry_calls() {
     let err = client.schema_by_id(999).unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::SchemaNotFound), "{err}");
 }
+
+fn cli(broker: &Broker, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ringbus"))
+        .arg("--broker")
+        .arg(broker.main_addr())
+        .args(args)
+        .output()
+        .expect("run the CLI");
+    let text = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[test]
+fn schema_cli_commands() {
+    let broker = Broker::start(1);
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/schemas/orders_schema.avsc");
+    let (ok, out) = cli(&broker, &["schema", "register", "orders-value", "--file", file]);
+    assert!(ok, "{out}");
+    assert!(out.contains("version 1"), "{out}");
+    let (ok, out) = cli(&broker, &["schema", "get", "orders-value", "--version", "1"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("orderid"), "{out}");
+    let (ok, out) = cli(&broker, &["schema", "list"]);
+    assert!(ok, "{out}");
+    assert_eq!(out.trim(), "orders-value");
+    let (ok, out) = cli(&broker, &["schema", "check", "orders-value", "--file", file]);
+    assert!(ok, "{out}");
+    assert!(out.contains("compatible"), "{out}");
+    let (ok, out) = cli(&broker, &["schema", "config", "orders-value", "--level", "FULL"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("FULL"), "{out}");
+    let (ok, out) = cli(&broker, &["schema", "config"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("BACKWARD"), "{out}");
+
+    let (ok, out) = cli(
+        &broker,
+        &["topic", "create", "orders", "--partitions", "1", "--validation", "payload", "--subject", "orders-value"],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = cli(&broker, &["topic", "describe", "orders"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("payload"), "{out}");
+    let (ok, out) = cli(&broker, &["topic", "create", "bad", "--partitions", "1", "--validation", "always"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("always"), "{out}");
+}
