@@ -39,9 +39,13 @@ fn produce_json(client: &mut Client, values: &[String], schema_id: u32) -> Resul
     for value in values {
         builder.push(0, None, Some(value.as_bytes()), &[("schema_id", header.as_bytes())]);
     }
+    produce_batch(client, TOPIC, builder)
+}
+
+fn produce_batch(client: &mut Client, topic: &str, builder: BatchBuilder) -> Result<ProduceReply, ClientError> {
     let records = builder.finish();
     let request = ProduceRequest {
-        topic: TOPIC.into(),
+        topic: topic.into(),
         partition: 0,
         acks: Acks::Leader,
         timeout_ms: 10_000,
@@ -290,4 +294,84 @@ fn schema_cli_commands() {
     let (ok, out) = cli(&broker, &["topic", "create", "bad", "--partitions", "1", "--validation", "always"]);
     assert!(!ok, "{out}");
     assert!(out.contains("always"), "{out}");
+}
+
+/// An order in the Avro binary encoding, framed with `schema_id`.
+fn framed_order(schema_id: u32, orderid: i32) -> Vec<u8> {
+    use apache_avro::types::Value as AvroValue;
+    let schema = apache_avro::Schema::parse_str(ORDERS).unwrap();
+    let address = AvroValue::Record(vec![
+        ("city".into(), AvroValue::String("City_1".into())),
+        ("state".into(), AvroValue::String("State_2".into())),
+        ("zipcode".into(), AvroValue::Long(75001)),
+    ]);
+    let order = AvroValue::Record(vec![
+        ("ordertime".into(), AvroValue::Long(1_500_000_000_000)),
+        ("orderid".into(), AvroValue::Int(orderid)),
+        ("itemid".into(), AvroValue::String("Item_42".into())),
+        ("orderunits".into(), AvroValue::Double(2.5)),
+        ("address".into(), address),
+    ]);
+    let writer = apache_avro::writer::datum::GenericDatumWriter::builder(&schema)
+        .build()
+        .unwrap();
+    let mut framed = vec![0u8];
+    framed.extend_from_slice(&schema_id.to_be_bytes());
+    framed.extend_from_slice(&writer.write_value_to_vec(order).unwrap());
+    framed
+}
+
+#[test]
+fn framed_values_and_unchecked_topics() {
+    let broker = Broker::start(2);
+    let (status, v1) = register(&broker, "orders-value", ORDERS);
+    assert_eq!(status, 200, "{v1}");
+    let id = v1["id"].as_u64().unwrap() as u32;
+    let mut client = Client::connect(&broker.main_addr()).unwrap();
+    client.create_topic("framed", 2, &[("validation", "payload"), ("subject", "orders-value")]).unwrap();
+    client.create_topic("ids", 1, &[("validation", "schema_id"), ("subject", "orders-value")]).unwrap();
+    client.create_topic("framed.dlq", 1, &[("validation", "payload"), ("subject", "orders-value")]).unwrap();
+
+    for partition in 0..2 {
+        let mut builder = BatchBuilder::new(0);
+        builder.push(0, None, Some(&framed_order(id, partition)), &[]);
+        let records = builder.finish();
+        let request = ProduceRequest {
+            topic: "framed".into(),
+            partition: partition as u32,
+            acks: Acks::Leader,
+            timeout_ms: 10_000,
+        };
+        let correlation_id = client
+            .connection()
+            .send_with(ringbus::protocol::ApiKey::Produce, |buf: &mut BytesMut| request.encode(buf, &records))
+            .unwrap();
+        client.connection().recv_for(correlation_id).unwrap();
+    }
+
+    // A truncated body fails decoding.
+    let mut truncated = framed_order(id, 1);
+    truncated.truncate(truncated.len() - 3);
+    let mut builder = BatchBuilder::new(0);
+    builder.push(0, None, Some(&truncated), &[]);
+    let err = produce_batch(&mut client, "framed", builder).unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::SchemaValidationFailed), "{err}");
+
+    // schema_id checks the id only: any body passes, an unknown id does not.
+    let mut builder = BatchBuilder::new(0);
+    builder.push(0, None, Some(b"not json"), &[("schema_id", id.to_string().as_bytes())]);
+    produce_batch(&mut client, "ids", builder).unwrap();
+    let mut builder = BatchBuilder::new(0);
+    builder.push(0, None, Some(&framed_order(id + 7, 1)), &[]);
+    let err = produce_batch(&mut client, "ids", builder).unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::SchemaValidationFailed), "{err}");
+    let mut builder = BatchBuilder::new(0);
+    builder.push(0, None, Some(b"{}"), &[("schema_id", b"seven")]);
+    let err = produce_batch(&mut client, "ids", builder).unwrap_err();
+    assert!(err.to_string().contains("seven"), "{err}");
+
+    // Dead-letter topics keep whatever failed, unchecked.
+    let mut builder = BatchBuilder::new(0);
+    builder.push(0, None, Some(b"garbage"), &[]);
+    produce_batch(&mut client, "framed.dlq", builder).unwrap();
 }
