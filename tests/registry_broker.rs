@@ -33,16 +33,29 @@ fn order(i: usize) -> String {
 }
 
 /// Sends one batch of JSON values with a `schema_id` header each.
-fn produce_json(client: &mut Client, values: &[String], schema_id: u32) -> Result<ProduceReply, ClientError> {
+fn produce_json(
+    client: &mut Client,
+    values: &[String],
+    schema_id: u32,
+) -> Result<ProduceReply, ClientError> {
     let header = schema_id.to_string();
     let mut builder = BatchBuilder::new(0);
     for value in values {
-        builder.push(0, None, Some(value.as_bytes()), &[("schema_id", header.as_bytes())]);
+        builder.push(
+            0,
+            None,
+            Some(value.as_bytes()),
+            &[("schema_id", header.as_bytes())],
+        );
     }
     produce_batch(client, TOPIC, builder)
 }
 
-fn produce_batch(client: &mut Client, topic: &str, builder: BatchBuilder) -> Result<ProduceReply, ClientError> {
+fn produce_batch(
+    client: &mut Client,
+    topic: &str,
+    builder: BatchBuilder,
+) -> Result<ProduceReply, ClientError> {
     let records = builder.finish();
     let request = ProduceRequest {
         topic: topic.into(),
@@ -52,7 +65,9 @@ fn produce_batch(client: &mut Client, topic: &str, builder: BatchBuilder) -> Res
     };
     let correlation_id = client
         .connection()
-        .send_with(ringbus::protocol::ApiKey::Produce, |buf: &mut BytesMut| request.encode(buf, &records))?;
+        .send_with(ringbus::protocol::ApiKey::Produce, |buf: &mut BytesMut| {
+            request.encode(buf, &records)
+        })?;
     let body = client.connection().recv_for(correlation_id)?;
     ringbus::client::conn::decode(&body)
 }
@@ -60,7 +75,8 @@ fn produce_batch(client: &mut Client, topic: &str, builder: BatchBuilder) -> Res
 fn register(broker: &Broker, subject: &str, schema: &str) -> (u16, Value) {
     let body = json!({ "schema": schema }).to_string();
     let path = format!("/subjects/{subject}/versions");
-    let (status, reply) = http_request(&broker.addrs.http, "POST", &path, Some(&body)).expect("HTTP reply");
+    let (status, reply) =
+        http_request(&broker.addrs.http, "POST", &path, Some(&body)).expect("HTTP reply");
     (status, serde_json::from_str(&reply).unwrap_or(Value::Null))
 }
 
@@ -77,7 +93,9 @@ fn webhook_receiver() -> (String, mpsc::Receiver<String>) {
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         let mut raw = Vec::new();
         let mut buf = [0u8; 4096];
         loop {
@@ -87,7 +105,11 @@ fn webhook_receiver() -> (String, mpsc::Receiver<String>) {
             if let Some((head, body)) = text.split_once("\r\n\r\n") {
                 let length: usize = head
                     .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
                     .unwrap_or(0);
                 if body.len() >= length || n == 0 {
                     let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
@@ -148,7 +170,11 @@ fn registry_end_to_end_in_broker() {
     assert_eq!(err.code(), Some(ErrorCode::SchemaValidationFailed), "{err}");
     assert!(err.to_string().contains("record 9"), "{err}");
     assert!(err.to_string().contains("orderid"), "{err}");
-    assert_eq!(client.list_offsets(TOPIC, 0, -1).unwrap(), end, "a rejected batch appended records");
+    assert_eq!(
+        client.list_offsets(TOPIC, 0, -1).unwrap(),
+        end,
+        "a rejected batch appended records"
+    );
 
     // An id that is not a version of the topic's subject.
     let err = produce_json(&mut client, &[order(1)], id1 + 100).unwrap_err();
@@ -168,18 +194,24 @@ fn registry_end_to_end_in_broker() {
     )
     .unwrap();
     assert_eq!(status, 200, "{reply}");
-    let mut subscription = SchemaSubscription::connect(&broker.main_addr(), &["orders-value"]).unwrap();
+    let mut subscription =
+        SchemaSubscription::connect(&broker.main_addr(), &["orders-value"]).unwrap();
     let compatible = with_field(json!({"name": "coupon", "type": "string", "default": ""}));
     let (status, v2) = register(&broker, "orders-value", &compatible);
     assert_eq!(status, 200, "{v2}");
     let id2 = v2["id"].as_u64().unwrap() as u32;
     assert_ne!(id1, id2);
 
-    let pushed = subscription.next(Duration::from_secs(10)).unwrap().expect("a pushed notice");
+    let pushed = subscription
+        .next(Duration::from_secs(10))
+        .unwrap()
+        .expect("a pushed notice");
     assert_eq!(pushed.subject, "orders-value");
     assert_eq!(pushed.version, 2);
     assert_eq!(pushed.id, id2);
-    let body = hook_body.recv_timeout(Duration::from_secs(20)).expect("webhook POST");
+    let body = hook_body
+        .recv_timeout(Duration::from_secs(20))
+        .expect("webhook POST");
     let notice: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(notice["subject"], "orders-value");
     assert_eq!(notice["version"], 2);
@@ -191,21 +223,43 @@ fn registry_end_to_end_in_broker() {
     produce_json(&mut client, &[with_coupon], id2).unwrap();
 
     // Ids, versions and levels survive a restart.
-    let (status, _) = http_request(&http, "PUT", "/config/orders-value", Some(r#"{"compatibility":"FULL"}"#)).unwrap();
+    let (status, _) = http_request(
+        &http,
+        "PUT",
+        "/config/orders-value",
+        Some(r#"{"compatibility":"FULL"}"#),
+    )
+    .unwrap();
     assert_eq!(status, 200);
-    let before = http_get(&http, "/subjects/orders-value/versions").unwrap().1;
+    let before = http_get(&http, "/subjects/orders-value/versions")
+        .unwrap()
+        .1;
     broker.terminate();
     broker.restart();
     let http = broker.addrs.http.clone();
-    assert_eq!(http_get(&http, "/subjects/orders-value/versions").unwrap().1, before);
-    let latest: Value = serde_json::from_str(&http_get(&http, "/subjects/orders-value/versions/latest").unwrap().1).unwrap();
+    assert_eq!(
+        http_get(&http, "/subjects/orders-value/versions")
+            .unwrap()
+            .1,
+        before
+    );
+    let latest: Value = serde_json::from_str(
+        &http_get(&http, "/subjects/orders-value/versions/latest")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
     assert_eq!(latest["id"], id2);
     assert_eq!(latest["version"], 2);
-    let level: Value = serde_json::from_str(&http_get(&http, "/config/orders-value").unwrap().1).unwrap();
+    let level: Value =
+        serde_json::from_str(&http_get(&http, "/config/orders-value").unwrap().1).unwrap();
     assert_eq!(level["compatibilityLevel"], "FULL");
     let (status, again) = register(&broker, "orders-value", ORDERS);
     assert_eq!(status, 200);
-    assert_eq!(again["id"], id1, "re-registering v1 after a restart changed its id");
+    assert_eq!(
+        again["id"], id1,
+        "re-registering v1 after a restart changed its id"
+    );
 
     // Validation works after the restart, from the reloaded snapshot.
     let mut client = Client::connect(&broker.main_addr()).unwrap();
@@ -219,30 +273,49 @@ fn registry_end_to_end_in_broker() {
 fn native_registry_calls() {
     let broker = Broker::start(2);
     let mut client = Client::connect(&broker.main_addr()).unwrap();
-    let registered = client.register_schema("orders-value", "AVRO", ORDERS).unwrap();
+    let registered = client
+        .register_schema("orders-value", "AVRO", ORDERS)
+        .unwrap();
     assert_eq!(registered.version, 1);
     let again = client.register_schema("orders-value", "", ORDERS).unwrap();
     assert_eq!(again.id, registered.id);
 
-    let found = client.lookup_schema("orders-value", "AVRO", ORDERS).unwrap();
+    let found = client
+        .lookup_schema("orders-value", "AVRO", ORDERS)
+        .unwrap();
     assert_eq!(found.version, 1);
     let by_id = client.schema_by_id(registered.id).unwrap();
     assert_eq!(by_id.schema_type, "AVRO");
     assert!(by_id.schema.contains("orderid"));
     let latest = client.get_schema("orders-value", None).unwrap();
     assert_eq!(latest.id, registered.id);
-    assert_eq!(client.list_subjects().unwrap(), vec!["orders-value".to_string()]);
+    assert_eq!(
+        client.list_subjects().unwrap(),
+        vec!["orders-value".to_string()]
+    );
 
     let bad = with_field(json!({"name": "coupon", "type": "string"}));
-    let check = client.check_schema("orders-value", "AVRO", &bad, None).unwrap();
+    let check = client
+        .check_schema("orders-value", "AVRO", &bad, None)
+        .unwrap();
     assert!(!check.compatible);
     assert!(!check.messages.is_empty());
-    let err = client.register_schema("orders-value", "AVRO", &bad).unwrap_err();
+    let err = client
+        .register_schema("orders-value", "AVRO", &bad)
+        .unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::IncompatibleSchema), "{err}");
 
     assert_eq!(client.schema_level(None, None).unwrap(), "BACKWARD");
-    assert_eq!(client.schema_level(Some("orders-value"), Some("none")).unwrap(), "NONE");
-    assert_eq!(client.schema_level(Some("orders-value"), None).unwrap(), "NONE");
+    assert_eq!(
+        client
+            .schema_level(Some("orders-value"), Some("none"))
+            .unwrap(),
+        "NONE"
+    );
+    assert_eq!(
+        client.schema_level(Some("orders-value"), None).unwrap(),
+        "NONE"
+    );
     let err = client.get_schema("missing", None).unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::SubjectNotFound), "{err}");
     let err = client.schema_by_id(999).unwrap_err();
@@ -256,27 +329,43 @@ fn cli(broker: &Broker, args: &[&str]) -> (bool, String) {
         .args(args)
         .output()
         .expect("run the CLI");
-    let text = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
     (output.status.success(), text)
 }
 
 #[test]
 fn schema_cli_commands() {
     let broker = Broker::start(1);
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/schemas/orders_schema.avsc");
-    let (ok, out) = cli(&broker, &["schema", "register", "orders-value", "--file", file]);
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/schemas/orders_schema.avsc"
+    );
+    let (ok, out) = cli(
+        &broker,
+        &["schema", "register", "orders-value", "--file", file],
+    );
     assert!(ok, "{out}");
     assert!(out.contains("version 1"), "{out}");
-    let (ok, out) = cli(&broker, &["schema", "get", "orders-value", "--version", "1"]);
+    let (ok, out) = cli(
+        &broker,
+        &["schema", "get", "orders-value", "--version", "1"],
+    );
     assert!(ok, "{out}");
     assert!(out.contains("orderid"), "{out}");
     let (ok, out) = cli(&broker, &["schema", "list"]);
     assert!(ok, "{out}");
     assert_eq!(out.trim(), "orders-value");
-    let (ok, out) = cli(&broker, &["schema", "check", "orders-value", "--file", file]);
+    let (ok, out) = cli(
+        &broker,
+        &["schema", "check", "orders-value", "--file", file],
+    );
     assert!(ok, "{out}");
     assert!(out.contains("compatible"), "{out}");
-    let (ok, out) = cli(&broker, &["schema", "config", "orders-value", "--level", "FULL"]);
+    let (ok, out) = cli(
+        &broker,
+        &["schema", "config", "orders-value", "--level", "FULL"],
+    );
     assert!(ok, "{out}");
     assert!(out.contains("FULL"), "{out}");
     let (ok, out) = cli(&broker, &["schema", "config"]);
@@ -285,13 +374,34 @@ fn schema_cli_commands() {
 
     let (ok, out) = cli(
         &broker,
-        &["topic", "create", "orders", "--partitions", "1", "--validation", "payload", "--subject", "orders-value"],
+        &[
+            "topic",
+            "create",
+            "orders",
+            "--partitions",
+            "1",
+            "--validation",
+            "payload",
+            "--subject",
+            "orders-value",
+        ],
     );
     assert!(ok, "{out}");
     let (ok, out) = cli(&broker, &["topic", "describe", "orders"]);
     assert!(ok, "{out}");
     assert!(out.contains("payload"), "{out}");
-    let (ok, out) = cli(&broker, &["topic", "create", "bad", "--partitions", "1", "--validation", "always"]);
+    let (ok, out) = cli(
+        &broker,
+        &[
+            "topic",
+            "create",
+            "bad",
+            "--partitions",
+            "1",
+            "--validation",
+            "always",
+        ],
+    );
     assert!(!ok, "{out}");
     assert!(out.contains("always"), "{out}");
 }
@@ -328,9 +438,27 @@ fn framed_values_and_unchecked_topics() {
     assert_eq!(status, 200, "{v1}");
     let id = v1["id"].as_u64().unwrap() as u32;
     let mut client = Client::connect(&broker.main_addr()).unwrap();
-    client.create_topic("framed", 2, &[("validation", "payload"), ("subject", "orders-value")]).unwrap();
-    client.create_topic("ids", 1, &[("validation", "schema_id"), ("subject", "orders-value")]).unwrap();
-    client.create_topic("framed.dlq", 1, &[("validation", "payload"), ("subject", "orders-value")]).unwrap();
+    client
+        .create_topic(
+            "framed",
+            2,
+            &[("validation", "payload"), ("subject", "orders-value")],
+        )
+        .unwrap();
+    client
+        .create_topic(
+            "ids",
+            1,
+            &[("validation", "schema_id"), ("subject", "orders-value")],
+        )
+        .unwrap();
+    client
+        .create_topic(
+            "framed.dlq",
+            1,
+            &[("validation", "payload"), ("subject", "orders-value")],
+        )
+        .unwrap();
 
     for partition in 0..2 {
         let mut builder = BatchBuilder::new(0);
@@ -344,7 +472,9 @@ fn framed_values_and_unchecked_topics() {
         };
         let correlation_id = client
             .connection()
-            .send_with(ringbus::protocol::ApiKey::Produce, |buf: &mut BytesMut| request.encode(buf, &records))
+            .send_with(ringbus::protocol::ApiKey::Produce, |buf: &mut BytesMut| {
+                request.encode(buf, &records)
+            })
             .unwrap();
         client.connection().recv_for(correlation_id).unwrap();
     }
@@ -359,7 +489,12 @@ fn framed_values_and_unchecked_topics() {
 
     // schema_id checks the id only: any body passes, an unknown id does not.
     let mut builder = BatchBuilder::new(0);
-    builder.push(0, None, Some(b"not json"), &[("schema_id", id.to_string().as_bytes())]);
+    builder.push(
+        0,
+        None,
+        Some(b"not json"),
+        &[("schema_id", id.to_string().as_bytes())],
+    );
     produce_batch(&mut client, "ids", builder).unwrap();
     let mut builder = BatchBuilder::new(0);
     builder.push(0, None, Some(&framed_order(id + 7, 1)), &[]);

@@ -54,7 +54,8 @@ pub fn run(broker: &str, command: SchemaCommand) -> Result<(), CliError> {
             schema_type,
         } => {
             let text = read(&file)?;
-            let registered = client.register_schema(&subject, &schema_type.to_uppercase(), &text)?;
+            let registered =
+                client.register_schema(&subject, &schema_type.to_uppercase(), &text)?;
             println!(
                 "registered {subject} version {} (id {})",
                 registered.version, registered.id
@@ -98,6 +99,7 @@ pub fn run(broker: &str, command: SchemaCommand) -> Result<(), CliError> {
 }
 
 fn read(file: &PathBuf) -> Result<String, CliError> {
-    std::fs::read_to_string(file)
-        .map_err(|err| CliError::Usage(format!("cannot read schema file {}: {err}", file.display())))
+    std::fs::read_to_string(file).map_err(|err| {
+        CliError::Usage(format!("cannot read schema file {}: {err}", file.display()))
+    })
 }

@@ -18,13 +18,23 @@ impl Client {
     /// Registers `schema` (of type `AVRO`, `PROTOBUF` or `JSON`) under
     /// `subject`; returns its id and version. Registering a schema the
     /// subject already contains returns the existing version.
-    pub fn register_schema(&mut self, subject: &str, schema_type: &str, schema: &str) -> Result<SchemaVersion, ClientError> {
+    pub fn register_schema(
+        &mut self,
+        subject: &str,
+        schema_type: &str,
+        schema: &str,
+    ) -> Result<SchemaVersion, ClientError> {
         let request = schema_request(subject, schema_type, schema, "");
         conn::decode(&self.connection().call(ApiKey::SchemaRegister, &request)?)
     }
 
     /// Finds the version of `subject` that contains `schema`.
-    pub fn lookup_schema(&mut self, subject: &str, schema_type: &str, schema: &str) -> Result<SchemaVersion, ClientError> {
+    pub fn lookup_schema(
+        &mut self,
+        subject: &str,
+        schema_type: &str,
+        schema: &str,
+    ) -> Result<SchemaVersion, ClientError> {
         let request = schema_request(subject, schema_type, schema, "");
         conn::decode(&self.connection().call(ApiKey::SchemaLookup, &request)?)
     }
@@ -32,7 +42,11 @@ impl Client {
     /// Returns the type and text of schema `id`; subject and version are
     /// left empty.
     pub fn schema_by_id(&mut self, id: u32) -> Result<SchemaVersion, ClientError> {
-        conn::decode(&self.connection().call(ApiKey::SchemaById, &SchemaByIdRequest { id })?)
+        conn::decode(
+            &self
+                .connection()
+                .call(ApiKey::SchemaById, &SchemaByIdRequest { id })?,
+        )
     }
 
     /// Tests `schema` against `subject` at its compatibility level: against
@@ -50,7 +64,11 @@ impl Client {
     }
 
     /// Returns one version of `subject`, the latest when `version` is `None`.
-    pub fn get_schema(&mut self, subject: &str, version: Option<&str>) -> Result<SchemaVersion, ClientError> {
+    pub fn get_schema(
+        &mut self,
+        subject: &str,
+        version: Option<&str>,
+    ) -> Result<SchemaVersion, ClientError> {
         let request = SchemaGetRequest {
             subject: subject.to_owned(),
             version: version.unwrap_or("").to_owned(),
@@ -67,12 +85,17 @@ impl Client {
 
     /// Reads the compatibility level of `subject` (the global one when
     /// `None`), or sets it when `level` is given; returns the level in force.
-    pub fn schema_level(&mut self, subject: Option<&str>, level: Option<&str>) -> Result<String, ClientError> {
+    pub fn schema_level(
+        &mut self,
+        subject: Option<&str>,
+        level: Option<&str>,
+    ) -> Result<String, ClientError> {
         let request = SchemaConfigRequest {
             subject: subject.unwrap_or("").to_owned(),
             level: level.unwrap_or("").to_owned(),
         };
-        let reply: StringList = conn::decode(&self.connection().call(ApiKey::SchemaConfig, &request)?)?;
+        let reply: StringList =
+            conn::decode(&self.connection().call(ApiKey::SchemaConfig, &request)?)?;
         reply
             .items
             .into_iter()
@@ -108,7 +131,10 @@ impl SchemaSubscription {
         };
         let correlation_id = conn.send_with(ApiKey::SchemaSubscribe, |buf| filter.encode(buf))?;
         conn.recv_for(correlation_id)?;
-        Ok(SchemaSubscription { conn, correlation_id })
+        Ok(SchemaSubscription {
+            conn,
+            correlation_id,
+        })
     }
 
     /// Waits up to `timeout` for the next new version; `None` on timeout.
@@ -117,7 +143,10 @@ impl SchemaSubscription {
         match self.conn.recv_for(self.correlation_id) {
             Ok(body) => Ok(Some(conn::decode(&body)?)),
             Err(ClientError::Io(err))
-                if matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+                if matches!(
+                    err.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
             {
                 Ok(None)
             }

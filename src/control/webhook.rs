@@ -99,7 +99,10 @@ impl Webhooks {
     }
 
     fn matching(&self, subject: &str) -> Vec<String> {
-        let hooks = self.hooks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let hooks = self
+            .hooks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         hooks
             .iter()
             .filter(|hook| hook.subject.as_deref().is_none_or(|s| s == subject))
@@ -108,7 +111,11 @@ impl Webhooks {
     }
 }
 
-async fn deliver_all(webhooks: Arc<Webhooks>, mut inbox: mpsc::Receiver<SubjectChange>, retry: Retry) {
+async fn deliver_all(
+    webhooks: Arc<Webhooks>,
+    mut inbox: mpsc::Receiver<SubjectChange>,
+    retry: Retry,
+) {
     while let Some(change) = inbox.recv().await {
         let body = match serde_json::to_string(&change) {
             Ok(body) => Arc::new(body),
@@ -167,9 +174,14 @@ fn parse_url(url: &str) -> Result<Target, String> {
         None => (rest, "/"),
     };
     if authority.is_empty() || authority.contains('@') {
-        return Err(format!("'{url}' has no host, or has user info, which is not supported"));
+        return Err(format!(
+            "'{url}' has no host, or has user info, which is not supported"
+        ));
     }
-    let host_port = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+    let host_port = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
         authority.to_owned()
     } else {
         format!("{authority}:80")
@@ -226,16 +238,23 @@ async fn post(url: &str, body: &str) -> Result<(), String> {
 pub fn validate_config(config: &RegistryConfig) -> Result<(), ConfigError> {
     for url in &config.webhook_urls {
         parse_url(url).map_err(|reason| {
-            ConfigError(format!("invalid config value for 'registry.webhook_urls': {reason}"))
+            ConfigError(format!(
+                "invalid config value for 'registry.webhook_urls': {reason}"
+            ))
         })?;
     }
     let positive = [
-        ("registry.webhook_attempts_max", config.webhook_attempts_max as u64),
+        (
+            "registry.webhook_attempts_max",
+            config.webhook_attempts_max as u64,
+        ),
         ("registry.webhook_timeout_ms", config.webhook_timeout_ms),
     ];
     for (key, value) in positive {
         if value == 0 {
-            return Err(ConfigError(format!("invalid config value for '{key}': must be at least 1")));
+            return Err(ConfigError(format!(
+                "invalid config value for '{key}': must be at least 1"
+            )));
         }
     }
     Ok(())
@@ -250,7 +269,11 @@ pub fn routes(webhooks: Arc<Webhooks>) -> Router {
 }
 
 async fn list(State(webhooks): State<Arc<Webhooks>>) -> Json<serde_json::Value> {
-    let hooks = webhooks.hooks.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let hooks = webhooks
+        .hooks
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     let counters = &webhooks.counters;
     Json(serde_json::json!({
         "webhooks": hooks,
@@ -273,5 +296,8 @@ async fn add(
     if !hooks.contains(&hook) {
         hooks.push(hook.clone());
     }
-    (StatusCode::OK, Json(serde_json::to_value(&hook).unwrap_or_default()))
+    (
+        StatusCode::OK,
+        Json(serde_json::to_value(&hook).unwrap_or_default()),
+    )
 }

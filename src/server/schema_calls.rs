@@ -24,7 +24,11 @@ use crate::shard::runtime;
 
 /// Sends a registry request to the control plane and returns the future of
 /// its reply.
-pub fn forward(ctx: &ShardCtx, api: ApiKey, body: BytesMut) -> LocalBoxFuture<'static, ShardResult> {
+pub fn forward(
+    ctx: &ShardCtx,
+    api: ApiKey,
+    body: BytesMut,
+) -> LocalBoxFuture<'static, ShardResult> {
     let (reply, receiver) = oneshot::channel();
     let call = RegistryCall {
         api,
@@ -37,7 +41,10 @@ pub fn forward(ctx: &ShardCtx, api: ApiKey, body: BytesMut) -> LocalBoxFuture<'s
         } else {
             "the registry is not running"
         };
-        return Box::pin(ready(Err(ApiError::new(ErrorCode::RequestTimedOut, reason))));
+        return Box::pin(ready(Err(ApiError::new(
+            ErrorCode::RequestTimedOut,
+            reason,
+        ))));
     }
     Box::pin(async move {
         match receiver.await {
@@ -87,7 +94,12 @@ pub fn subscribe(ctx: &Rc<ShardCtx>, conn: &ConnState, correlation_id: u32, body
                 schema: String::new(),
             };
             // A closed connection has dropped its write loop's receiver.
-            if sender.try_send(push_frame(correlation_id, &notice)).is_err() {
+            // NOTE: the task notices a closed connection only at the next
+            // matching version, so until then it keeps a broadcast slot.
+            if sender
+                .try_send(push_frame(correlation_id, &notice))
+                .is_err()
+            {
                 return;
             }
         }

@@ -1,7 +1,7 @@
-//! The broker-side [`RegistryBackend`]: the registry lives on the
-//! control-plane thread; every write is planned, appended to `__schemas`
-//! as one record batch through the shard that owns it (synced, since the
-//! topic's durability is `always`), and only then applied and published.
+//! The broker-side [`RegistryBackend`]. The registry lives on the
+//! control-plane thread. Every write is planned, then appended to
+//! `__schemas` as one record batch through the shard that owns it, and is
+//! applied and published only after that batch is synced.
 
 use std::sync::Arc;
 
@@ -24,7 +24,7 @@ pub struct BrokerBackend {
     pub(super) shared: Arc<BrokerShared>,
     webhooks: Arc<Webhooks>,
     /// Held across a write's persist step, so writes are serialized and no
-    /// read sees a change before it is durable.
+    /// read returns a change before it is durable.
     pub(super) registry: Mutex<Registry>,
 }
 
@@ -56,9 +56,9 @@ impl BrokerBackend {
         self.persist(&events).await?;
         let mut changes = Vec::new();
         for event in &events {
-            // Planned against this state under the lock, so apply cannot
-            // fail unless the planner has a bug; the event is durable by
-            // now, so a replay would skip it the same way.
+            // The events were planned against this state under the lock, so
+            // apply fails only on a planner bug. The event is already
+            // durable, and a replay logs and skips it in the same way.
             match registry.apply(event) {
                 Ok(Some(change)) => changes.push(change),
                 Ok(None) => {}
@@ -79,8 +79,9 @@ impl BrokerBackend {
         let now_ms = crate::server::offsets::now_ms();
         let mut builder = BatchBuilder::new(now_ms);
         for event in events {
-            let json = serde_json::to_vec(event)
-                .map_err(|err| RegistryError::Store(format!("cannot encode a registry event: {err}")))?;
+            let json = serde_json::to_vec(event).map_err(|err| {
+                RegistryError::Store(format!("cannot encode a registry event: {err}"))
+            })?;
             builder.push(now_ms, None, Some(&json), &[]);
         }
         let records = builder.finish();
@@ -90,7 +91,10 @@ impl BrokerBackend {
     async fn submit_produce(&self, records: BytesMut) -> Result<(), RegistryError> {
         let store = |what: String| RegistryError::Store(format!("{SCHEMAS_TOPIC}: {what}"));
         let catalog = self.shared.catalog();
-        let topic = catalog.topic(SCHEMAS_TOPIC).map_err(|err| store(err.to_string()))?.clone();
+        let topic = catalog
+            .topic(SCHEMAS_TOPIC)
+            .map_err(|err| store(err.to_string()))?
+            .clone();
         let shard = topic.owner(0).map_err(|err| store(err.to_string()))?;
         let request = ShardRequest::Produce {
             topic,
@@ -105,9 +109,17 @@ impl BrokerBackend {
     }
 
     /// Runs `request` on `shard` through the admin shard's control inbox.
-    pub(super) async fn call_shard(&self, shard: usize, request: ShardRequest) -> Result<ReplyBody, String> {
+    pub(super) async fn call_shard(
+        &self,
+        shard: usize,
+        request: ShardRequest,
+    ) -> Result<ReplyBody, String> {
         let (reply, receiver) = oneshot::channel();
-        let message = ControlRequest { shard, request, reply };
+        let message = ControlRequest {
+            shard,
+            request,
+            reply,
+        };
         self.shared
             .control_requests
             .send(message)

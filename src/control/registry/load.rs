@@ -46,7 +46,13 @@ pub async fn run(backend: &BrokerBackend) -> Result<usize, String> {
             min_bytes: 0,
         };
         let reply = backend
-            .call_shard(shard, ShardRequest::Fetch { topic: topic.clone(), request })
+            .call_shard(
+                shard,
+                ShardRequest::Fetch {
+                    topic: topic.clone(),
+                    request,
+                },
+            )
             .await?;
         let ReplyBody::Fetch { header, chunks } = reply else {
             return Err(format!("unexpected reply to a fetch of {SCHEMAS_TOPIC}"));
@@ -78,7 +84,8 @@ fn replay_batches(
         };
         let (one, rest) = bytes.split_at(size);
         for record in records(one) {
-            let record = record.map_err(|err| format!("{SCHEMAS_TOPIC}: unreadable batch: {err}"))?;
+            let record =
+                record.map_err(|err| format!("{SCHEMAS_TOPIC}: unreadable batch: {err}"))?;
             if record.offset < offset {
                 continue;
             }

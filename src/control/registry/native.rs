@@ -17,8 +17,8 @@ use crate::protocol::schema_api::{
 use crate::protocol::{ApiError, ApiKey, ErrorCode};
 use crate::registry::error::RegistryError;
 use crate::registry::model::{
-    level_from_name, level_name, schema_type_from_name, schema_type_name, Registry,
-    RegisterRequest, SchemaReference, SchemaType, VersionSpec, LEVEL_DEFAULT,
+    level_from_name, level_name, schema_type_from_name, schema_type_name, RegisterRequest,
+    Registry, SchemaReference, SchemaType, VersionSpec, LEVEL_DEFAULT,
 };
 use crate::registry::rest::RegistryBackend;
 
@@ -43,7 +43,13 @@ async fn run(backend: &BrokerBackend, api: ApiKey, body: &[u8]) -> Result<Bytes,
             let request = SchemaRequest::decode(&mut reader)?;
             let (schema_type, references) = parts(&request)?;
             query(backend, move |registry| {
-                let found = registry.lookup(&request.subject, schema_type, &request.schema, &references, false)?;
+                let found = registry.lookup(
+                    &request.subject,
+                    schema_type,
+                    &request.schema,
+                    &references,
+                    false,
+                )?;
                 Ok(encode(&version_reply(found)))
             })
             .await?
@@ -66,7 +72,11 @@ async fn run(backend: &BrokerBackend, api: ApiKey, body: &[u8]) -> Result<Bytes,
             let request = SchemaGetRequest::decode(&mut reader)?;
             let spec = version_spec(&request.version)?.unwrap_or(VersionSpec::Latest);
             query(backend, move |registry| {
-                Ok(encode(&version_reply(registry.version(&request.subject, spec, false)?)))
+                Ok(encode(&version_reply(registry.version(
+                    &request.subject,
+                    spec,
+                    false,
+                )?)))
             })
             .await?
         }
@@ -153,10 +163,15 @@ async fn config(backend: &BrokerBackend, request: SchemaConfigRequest) -> Result
         })
         .await;
     }
-    let level = level_from_name(&request.level)
-        .ok_or_else(|| api_error(&RegistryError::InvalidCompatibilityLevel(request.level.clone())))?;
+    let level = level_from_name(&request.level).ok_or_else(|| {
+        api_error(&RegistryError::InvalidCompatibilityLevel(
+            request.level.clone(),
+        ))
+    })?;
     backend
-        .write(Box::new(move |registry| Ok(registry.set_level(subject.as_deref(), level)?.events)))
+        .write(Box::new(move |registry| {
+            Ok(registry.set_level(subject.as_deref(), level)?.events)
+        }))
         .await
         .map_err(|err| api_error(&err))?;
     Ok(encode(&StringList {
@@ -176,7 +191,10 @@ where
         }))
         .await
         .map_err(|err| api_error(&err))?;
-    receiver.await.map_err(|_| dropped())?.map_err(|err| api_error(&err))
+    receiver
+        .await
+        .map_err(|_| dropped())?
+        .map_err(|err| api_error(&err))
 }
 
 fn parts(request: &SchemaRequest) -> Result<(SchemaType, Vec<SchemaReference>), ApiError> {
@@ -186,7 +204,10 @@ fn parts(request: &SchemaRequest) -> Result<(SchemaType, Vec<SchemaReference>), 
         schema_type_from_name(&request.schema_type).ok_or_else(|| {
             ApiError::new(
                 ErrorCode::InvalidSchema,
-                format!("unknown schema type '{}'; use AVRO, PROTOBUF or JSON", request.schema_type),
+                format!(
+                    "unknown schema type '{}'; use AVRO, PROTOBUF or JSON",
+                    request.schema_type
+                ),
             )
         })?
     };
@@ -229,7 +250,10 @@ fn encode(body: &impl Body) -> Bytes {
 }
 
 fn dropped() -> ApiError {
-    ApiError::new(ErrorCode::UnknownServerError, "the registry dropped the request")
+    ApiError::new(
+        ErrorCode::UnknownServerError,
+        "the registry dropped the request",
+    )
 }
 
 /// Maps a registry error to a protocol error; the message keeps the
@@ -241,7 +265,9 @@ fn api_error(err: &RegistryError) -> ApiError {
         | RegistryError::SchemaIdNotFound(_)
         | RegistryError::SchemaNotFound => ErrorCode::SchemaNotFound,
         RegistryError::Incompatible { .. } => ErrorCode::IncompatibleSchema,
-        RegistryError::InvalidSchema(_) | RegistryError::SchemaTooLarge { .. } => ErrorCode::InvalidSchema,
+        RegistryError::InvalidSchema(_) | RegistryError::SchemaTooLarge { .. } => {
+            ErrorCode::InvalidSchema
+        }
         RegistryError::Store(_) => ErrorCode::UnknownServerError,
         _ => ErrorCode::InvalidRequest,
     };
