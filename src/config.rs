@@ -186,7 +186,10 @@ impl TopicConfig {
         for (key, value) in pairs {
             if !table.contains_key(key) {
                 let known: Vec<&str> = table.keys().map(String::as_str).collect();
-                return Err(invalid(key, format!("unknown topic setting; known: {}", known.join(", "))));
+                return Err(invalid(
+                    key,
+                    format!("unknown topic setting; known: {}", known.join(", ")),
+                ));
             }
             let parsed = parse_scalar(value);
             table.insert(key.clone(), parsed);
@@ -262,7 +265,9 @@ impl TopicConfig {
 fn parse_scalar(text: &str) -> toml::Value {
     let wrapped = format!("v = {text}");
     match wrapped.parse::<toml::Table>() {
-        Ok(mut table) => table.remove("v").unwrap_or(toml::Value::String(text.into())),
+        Ok(mut table) => table
+            .remove("v")
+            .unwrap_or(toml::Value::String(text.into())),
         Err(_) => toml::Value::String(text.into()),
     }
 }
@@ -300,10 +305,22 @@ impl Config {
                 "broker.max_inflight_requests_per_connection",
                 broker.max_inflight_requests_per_connection as u64,
             ),
-            ("broker.max_connections_per_shard", broker.max_connections_per_shard as u64),
-            ("broker.mesh_channel_capacity", broker.mesh_channel_capacity as u64),
-            ("broker.disk_check_interval_ms", broker.disk_check_interval_ms),
-            ("broker.retention_check_interval_ms", broker.retention_check_interval_ms),
+            (
+                "broker.max_connections_per_shard",
+                broker.max_connections_per_shard as u64,
+            ),
+            (
+                "broker.mesh_channel_capacity",
+                broker.mesh_channel_capacity as u64,
+            ),
+            (
+                "broker.disk_check_interval_ms",
+                broker.disk_check_interval_ms,
+            ),
+            (
+                "broker.retention_check_interval_ms",
+                broker.retention_check_interval_ms,
+            ),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -311,7 +328,10 @@ impl Config {
             }
         }
         if broker.shards > 1024 {
-            return Err(invalid("broker.shards", format!("{} is above 1024", broker.shards)));
+            return Err(invalid(
+                "broker.shards",
+                format!("{} is above 1024", broker.shards),
+            ));
         }
         self.topic_defaults.validate("topic_defaults.")?;
         crate::control::webhook::validate_config(&self.registry)
@@ -346,7 +366,10 @@ mod tests {
     #[test]
     fn bad_value_names_key() {
         let err = Config::parse("[topic_defaults]\nsegment_bytes = 10\n").unwrap_err();
-        assert!(err.to_string().contains("topic_defaults.segment_bytes"), "{err}");
+        assert!(
+            err.to_string().contains("topic_defaults.segment_bytes"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -81,14 +81,21 @@ pub fn run(broker: &str, command: TopicCommand) -> Result<(), CliError> {
                 })?;
                 config.push((key.trim().into(), value.trim().into()));
             }
-            let pairs: Vec<(&str, &str)> = config.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let pairs: Vec<(&str, &str)> = config
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             let id = client.create_topic(&name, partitions, &pairs)?;
             println!("created topic {name} (id {id}, {partitions} partitions)");
         }
         TopicCommand::List => {
             let metadata = client.metadata(&[])?;
             for topic in metadata.topics {
-                println!("{}\t{} partitions", topic.name, topic.partition_shards.len());
+                println!(
+                    "{}\t{} partitions",
+                    topic.name,
+                    topic.partition_shards.len()
+                );
             }
         }
         TopicCommand::Describe { name } => describe(&mut client, &name)?,
@@ -111,8 +118,14 @@ fn describe(client: &mut Client, name: &str) -> Result<(), CliError> {
         let partition = partition as u32;
         let earliest = client.list_offsets(name, partition, -2)?;
         let latest = client.list_offsets(name, partition, -1)?;
-        let port = metadata.shard_ports.get(*shard as usize).copied().unwrap_or(0);
-        println!("  partition {partition}: shard {shard} (port {port}), offsets {earliest}..{latest}");
+        let port = metadata
+            .shard_ports
+            .get(*shard as usize)
+            .copied()
+            .unwrap_or(0);
+        println!(
+            "  partition {partition}: shard {shard} (port {port}), offsets {earliest}..{latest}"
+        );
     }
     Ok(())
 }

@@ -47,10 +47,18 @@ pub async fn serve(ctx: Rc<ShardCtx>, stream: TcpStream, peer: SocketAddr) {
     let (sender, receiver) = async_channel::unbounded::<Outgoing>();
     let writer = runtime::spawn(write_loop(stream.clone(), receiver));
     match read_loop(&ctx, &stream, sender).await {
-        Close::Eof => debug!(target: "ringbus::server", %peer, shard = ctx.id, "connection closed by peer"),
-        Close::Io(err) => debug!(target: "ringbus::server", %peer, shard = ctx.id, %err, "connection failed"),
-        Close::Malformed(reason) => warn!(target: "ringbus::server", %peer, shard = ctx.id, %reason,
-                                          "closing connection after a frame that cannot be parsed"),
+        Close::Eof => {
+            debug!(target: "ringbus::server", %peer, shard = ctx.id, "connection closed by peer")
+        }
+        Close::Io(err) => {
+            debug!(target: "ringbus::server", %peer, shard = ctx.id, %err, "connection failed")
+        }
+        Close::Malformed(reason) => {
+            if let Some(suppressed) = ctx.client_warnings.admit() {
+                warn!(target: "ringbus::server", %peer, shard = ctx.id, %reason, suppressed,
+                      "closing connection after a frame that cannot be parsed");
+            }
+        }
     }
     let _ = writer.await;
 }
@@ -74,7 +82,12 @@ async fn write_loop(stream: Rc<TcpStream>, receiver: async_channel::Receiver<Out
 
 fn push_outgoing(buffers: &mut Vec<Bytes>, outgoing: Outgoing) {
     buffers.push(outgoing.head);
-    buffers.extend(outgoing.chunks.into_iter().filter(|chunk| !chunk.is_empty()));
+    buffers.extend(
+        outgoing
+            .chunks
+            .into_iter()
+            .filter(|chunk| !chunk.is_empty()),
+    );
 }
 
 fn split_iovecs(mut buffers: Vec<Bytes>) -> Vec<Vec<Bytes>> {
@@ -94,7 +107,11 @@ pub struct ConnState {
     pub inflight: Rc<Cell<usize>>,
 }
 
-async fn read_loop(ctx: &Rc<ShardCtx>, stream: &TcpStream, sender: async_channel::Sender<Outgoing>) -> Close {
+async fn read_loop(
+    ctx: &Rc<ShardCtx>,
+    stream: &TcpStream,
+    sender: async_channel::Sender<Outgoing>,
+) -> Close {
     let conn = ConnState {
         sender,
         inflight: Rc::new(Cell::new(0)),
@@ -155,8 +172,10 @@ fn reject_oversized(ctx: &ShardCtx, conn: &ConnState, ids: &[u8], len: usize, ma
     let Some((api_key, correlation_id)) = RequestHeader::peek_ids(ids) else {
         return;
     };
-    warn!(target: "ringbus::server", shard = ctx.id, api_key, correlation_id, len,
-          "rejecting frame above broker.max_frame_bytes");
+    if let Some(suppressed) = ctx.client_warnings.admit() {
+        warn!(target: "ringbus::server", shard = ctx.id, api_key, correlation_id, len, suppressed,
+              "rejecting frame above broker.max_frame_bytes");
+    }
     let err = ApiError::new(
         ErrorCode::FrameTooLarge,
         format!(

@@ -23,10 +23,18 @@ use crate::shard::runtime;
 
 /// Handles one request frame (without its length prefix). Returns `Err`
 /// only when the header cannot be parsed, which closes the connection.
-pub async fn dispatch(ctx: &Rc<ShardCtx>, conn: &ConnState, mut frame: BytesMut) -> Result<(), String> {
+pub async fn dispatch(
+    ctx: &Rc<ShardCtx>,
+    conn: &ConnState,
+    mut frame: BytesMut,
+) -> Result<(), String> {
     let (header, body_start) = RequestHeader::parse(&frame).map_err(|err| err.to_string())?;
     let correlation_id = header.correlation_id;
-    let limit = ctx.shared.config.broker.max_inflight_requests_per_connection;
+    let limit = ctx
+        .shared
+        .config
+        .broker
+        .max_inflight_requests_per_connection;
     if conn.inflight.get() >= limit {
         let err = ApiError::new(
             ErrorCode::TooManyInflightRequests,
@@ -38,7 +46,10 @@ pub async fn dispatch(ctx: &Rc<ShardCtx>, conn: &ConnState, mut frame: BytesMut)
     let Some(api) = ApiKey::from_u16(header.api_key) else {
         let err = ApiError::new(
             ErrorCode::UnknownApi,
-            format!("API key {} is not supported; send ApiVersions to list the supported APIs", header.api_key),
+            format!(
+                "API key {} is not supported; send ApiVersions to list the supported APIs",
+                header.api_key
+            ),
         );
         send_error(conn, correlation_id, &err);
         return Ok(());
@@ -47,13 +58,23 @@ pub async fn dispatch(ctx: &Rc<ShardCtx>, conn: &ConnState, mut frame: BytesMut)
     if header.api_version < min || header.api_version > max {
         let err = ApiError::new(
             ErrorCode::UnsupportedVersion,
-            format!("{api:?} version {} is not supported; use {min}..={max}", header.api_version),
+            format!(
+                "{api:?} version {} is not supported; use {min}..={max}",
+                header.api_version
+            ),
         );
         send_error(conn, correlation_id, &err);
         return Ok(());
     }
     if ctx.shared.is_shutting_down() {
-        send_error(conn, correlation_id, &ApiError::new(ErrorCode::ShuttingDown, "the broker is shutting down; reconnect after it restarts"));
+        send_error(
+            conn,
+            correlation_id,
+            &ApiError::new(
+                ErrorCode::ShuttingDown,
+                "the broker is shutting down; reconnect after it restarts",
+            ),
+        );
         return Ok(());
     }
     let body = frame.split_off(body_start);
@@ -80,7 +101,10 @@ enum Started {
 }
 
 fn pending(future: LocalBoxFuture<'static, ShardResult>) -> Started {
-    Started::Pending { future, reply: true }
+    Started::Pending {
+        future,
+        reply: true,
+    }
 }
 
 async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<Started, ApiError> {
@@ -136,7 +160,9 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
             let request = FetchRequest::decode(&mut Reader::new(&body))?;
             let topic = catalog.topic(&request.topic)?.clone();
             let owner = topic.owner(request.partition)?;
-            Ok(pending(route::submit(ctx, owner, ShardRequest::Fetch { topic, request }).await))
+            Ok(pending(
+                route::submit(ctx, owner, ShardRequest::Fetch { topic, request }).await,
+            ))
         }
         ApiKey::ListOffsets => {
             let request = ListOffsetsRequest::decode(&mut Reader::new(&body))?;
@@ -165,9 +191,13 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
             catalog.topic(&request.topic)?.owner(request.partition)?;
             let owner = catalog.topic(OFFSETS_TOPIC)?.owner(0)?;
             let key = offsets::key(&request.group, &request.topic, request.partition);
-            Ok(pending(route::submit(ctx, owner, ShardRequest::OffsetFetch { key }).await))
+            Ok(pending(
+                route::submit(ctx, owner, ShardRequest::OffsetFetch { key }).await,
+            ))
         }
-        api if super::schema_calls::is_forwarded(api) => Ok(pending(super::schema_calls::forward(ctx, api, body))),
+        api if super::schema_calls::is_forwarded(api) => {
+            Ok(pending(super::schema_calls::forward(ctx, api, body)))
+        }
         _ => Err(ApiError::new(
             ErrorCode::InvalidRequest,
             format!("{api:?} cannot be sent as a one-shot request"),
@@ -234,7 +264,10 @@ fn encode_result(correlation_id: u32, result: ShardResult) -> Outgoing {
     match body {
         ReplyBody::Empty => {}
         ReplyBody::Produce(reply) => reply.encode(&mut buf),
-        ReplyBody::Fetch { header, chunks: data } => {
+        ReplyBody::Fetch {
+            header,
+            chunks: data,
+        } => {
             header.encode(&mut buf);
             trailing = header.records_bytes as usize;
             chunks = data;
@@ -265,7 +298,10 @@ pub fn api_versions() -> ApiVersionsReply {
 }
 
 /// Builds the Metadata reply for the requested topics (all when empty).
-pub fn metadata_reply(ctx: &ShardCtx, request: &MetadataRequest) -> Result<MetadataReply, ApiError> {
+pub fn metadata_reply(
+    ctx: &ShardCtx,
+    request: &MetadataRequest,
+) -> Result<MetadataReply, ApiError> {
     let catalog = ctx.shared.catalog();
     let mut metas: Vec<_> = if request.topics.is_empty() {
         catalog.topics.values().cloned().collect()

@@ -18,8 +18,7 @@ use super::catalog::TopicMeta;
 use super::offsets;
 use super::state::{ReplyBody, ShardCtx, ShardRequest, ShardResult};
 use crate::protocol::api::{
-    Acks, FetchReplyHeader, FetchRequest, ProduceReply, LIST_OFFSETS_EARLIEST,
-    LIST_OFFSETS_LATEST,
+    Acks, FetchReplyHeader, FetchRequest, ProduceReply, LIST_OFFSETS_EARLIEST, LIST_OFFSETS_LATEST,
 };
 use crate::protocol::{ApiError, ErrorCode};
 use crate::shard::runtime;
@@ -62,7 +61,11 @@ pub fn handle(ctx: &Rc<ShardCtx>, request: ShardRequest) -> LocalBoxFuture<'stat
 }
 
 /// The open log of a partition this shard owns.
-pub fn owned_partition(ctx: &ShardCtx, topic: &TopicMeta, partition: u32) -> Result<Partition, ApiError> {
+pub fn owned_partition(
+    ctx: &ShardCtx,
+    topic: &TopicMeta,
+    partition: u32,
+) -> Result<Partition, ApiError> {
     topic.owner(partition)?;
     ctx.partition(topic, partition).ok_or_else(|| {
         ApiError::new(
@@ -171,7 +174,13 @@ async fn fetch(ctx: Rc<ShardCtx>, topic: Arc<TopicMeta>, request: FetchRequest) 
         let start = log.log_start_offset();
         let end = log.high_watermark();
         if request.offset < start || request.offset > end {
-            return Err(out_of_range(&topic.name, partition, request.offset, start, end));
+            return Err(out_of_range(
+                &topic.name,
+                partition,
+                request.offset,
+                start,
+                end,
+            ));
         }
         let now = Instant::now();
         if request.offset < end {

@@ -145,6 +145,8 @@ pub struct ShardCtx {
     pub connections: Cell<usize>,
     /// Requests being processed on this shard, for the shutdown drain.
     pub inflight: Cell<usize>,
+    /// Limits warnings about misbehaving clients.
+    pub client_warnings: super::log_limit::LogLimiter,
 }
 
 impl ShardCtx {
