@@ -1,11 +1,12 @@
-//! Bodies of the native schema registry APIs (keys 20..=27). Texts travel as
-//! `u32`-length UTF-8 strings; an empty version string means "every version
+//! Bodies of the native schema registry APIs (keys 20..=27). Names are
+//! `u16`-length strings and schema texts `u32`-length UTF-8 blobs, since a
+//! schema may exceed 64 KiB. An empty version string means "every version
 //! the subject's compatibility level names" in a check and "latest" in a get.
 
 use bytes::{BufMut, BytesMut};
 
 use super::api::Body;
-use super::codec::{put_str, Reader};
+use super::codec::{put_blob, put_str, Reader};
 use super::error::WireError;
 
 /// A named reference from a schema to a version of another subject.
@@ -32,7 +33,7 @@ impl Body for SchemaRequest {
     fn encode(&self, buf: &mut BytesMut) {
         put_str(buf, &self.subject);
         put_str(buf, &self.schema_type);
-        put_str(buf, &self.schema);
+        put_blob(buf, self.schema.as_bytes());
         buf.put_u32(self.references.len() as u32);
         for reference in &self.references {
             put_str(buf, &reference.name);
@@ -45,8 +46,8 @@ impl Body for SchemaRequest {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, WireError> {
         let subject = reader.string("subject")?;
         let schema_type = reader.string("schema_type")?;
-        let schema = reader.string("schema")?;
-        let count = reader.count("reference_count", 12)?;
+        let schema = schema_text(reader)?;
+        let count = reader.count("reference_count", 8)?;
         let mut references = Vec::with_capacity(count);
         for _ in 0..count {
             references.push(SchemaRef {
@@ -85,7 +86,7 @@ impl Body for SchemaVersionReply {
         buf.put_u32(self.version);
         buf.put_u32(self.id);
         put_str(buf, &self.schema_type);
-        put_str(buf, &self.schema);
+        put_blob(buf, self.schema.as_bytes());
     }
 
     fn decode(reader: &mut Reader<'_>) -> Result<Self, WireError> {
@@ -94,11 +95,22 @@ impl Body for SchemaVersionReply {
             version: reader.u32("version")?,
             id: reader.u32("id")?,
             schema_type: reader.string("schema_type")?,
-            schema: reader.string("schema")?,
+            schema: schema_text(reader)?,
         };
         reader.finish("schema version reply")?;
         Ok(reply)
     }
+}
+
+/// Reads a schema text blob, which must be UTF-8.
+fn schema_text(reader: &mut Reader<'_>) -> Result<String, WireError> {
+    let offset = reader.position();
+    let bytes = reader.blob("schema")?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| WireError::Invalid {
+        field: "schema",
+        offset,
+        reason: "schema text is not valid UTF-8".into(),
+    })
 }
 
 /// Get by id request (key 22).
@@ -159,7 +171,7 @@ impl Body for StringList {
     }
 
     fn decode(reader: &mut Reader<'_>) -> Result<Self, WireError> {
-        let count = reader.count("item_count", 4)?;
+        let count = reader.count("item_count", 2)?;
         let mut items = Vec::with_capacity(count);
         for _ in 0..count {
             items.push(reader.string("item")?);
