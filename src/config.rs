@@ -26,6 +26,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub topic_defaults: TopicConfig,
     pub log: LogSettings,
+    pub registry: RegistryConfig,
 }
 
 /// Listener, shard and limit settings.
@@ -85,6 +86,34 @@ impl Default for HttpConfig {
     }
 }
 
+/// Schema registry settings: change notifications by webhook.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// URLs (`http://HOST:PORT/PATH`) that receive a POST for every new
+    /// schema version, for all subjects.
+    pub webhook_urls: Vec<String>,
+    /// Deliveries of one notification to one URL before it is dropped.
+    pub webhook_attempts_max: u32,
+    /// Delay before the second attempt; it doubles after each failure.
+    pub webhook_initial_backoff_ms: u64,
+    pub webhook_max_backoff_ms: u64,
+    /// Limit on connecting, sending and reading the reply of one attempt.
+    pub webhook_timeout_ms: u64,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            webhook_urls: Vec::new(),
+            webhook_attempts_max: 5,
+            webhook_initial_backoff_ms: 200,
+            webhook_max_backoff_ms: 10_000,
+            webhook_timeout_ms: 5_000,
+        }
+    }
+}
+
 /// Log output settings.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -118,6 +147,11 @@ pub struct TopicConfig {
     /// 0 puts no size bound on a partition.
     pub retention_bytes: u64,
     pub tail_cache_bytes: u64,
+    /// Schema check on produce: `none`, `schema_id` or `payload`.
+    pub validation: crate::registry::produce::Validation,
+    /// Registry subject that produced schema ids must belong to; empty means
+    /// `TOPIC-value`.
+    pub subject: String,
 }
 
 impl Default for TopicConfig {
@@ -132,6 +166,8 @@ impl Default for TopicConfig {
             retention_ms: 7 * 24 * 3600 * 1000,
             retention_bytes: 0,
             tail_cache_bytes: 16 << 20,
+            validation: crate::registry::produce::Validation::None,
+            subject: String::new(),
         }
     }
 }
@@ -297,7 +333,8 @@ impl Config {
                 format!("{} is above 1024", broker.shards),
             ));
         }
-        self.topic_defaults.validate("topic_defaults.")
+        self.topic_defaults.validate("topic_defaults.")?;
+        crate::control::webhook::validate_config(&self.registry)
     }
 
     /// The shard count after resolving 0 to the number of available cores.

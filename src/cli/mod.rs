@@ -3,6 +3,7 @@
 
 mod consume;
 mod produce;
+mod schema;
 mod topic;
 
 use std::path::PathBuf;
@@ -69,6 +70,9 @@ pub enum Command {
     Produce(produce::ProduceArgs),
     /// Print events of a topic, one per line.
     Consume(consume::ConsumeArgs),
+    /// Register, read and check schemas in the broker's registry.
+    #[command(subcommand)]
+    Schema(schema::SchemaCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -100,6 +104,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Topic(command) => topic::run(&cli.broker, command),
         Command::Produce(args) => produce::run(&cli.broker, args),
         Command::Consume(args) => consume::run(&cli.broker, args),
+        Command::Schema(command) => schema::run(&cli.broker, command),
     }
 }
 

@@ -24,6 +24,12 @@ pub enum TopicCommand {
         /// Close a segment at this size.
         #[arg(long)]
         segment_bytes: Option<u64>,
+        /// Schema check on produce: none, schema_id or payload.
+        #[arg(long)]
+        validation: Option<String>,
+        /// Registry subject that produced schema ids must belong to (default TOPIC-value).
+        #[arg(long)]
+        subject: Option<String>,
         /// Any other topic setting as KEY=VALUE; repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         settings: Vec<String>,
@@ -46,11 +52,19 @@ pub fn run(broker: &str, command: TopicCommand) -> Result<(), CliError> {
             retention_ms,
             retention_bytes,
             segment_bytes,
+            validation,
+            subject,
             settings,
         } => {
             let mut config: Vec<(String, String)> = Vec::new();
             if let Some(value) = durability {
                 config.push(("durability".into(), value));
+            }
+            if let Some(value) = validation {
+                config.push(("validation".into(), value));
+            }
+            if let Some(value) = subject {
+                config.push(("subject".into(), value));
             }
             for (key, value) in [
                 ("retention_ms", retention_ms),

@@ -6,6 +6,7 @@ pub mod conn;
 pub mod consumer;
 pub mod partitioner;
 pub mod producer;
+pub mod schema;
 
 use std::net::SocketAddr;
 
@@ -20,6 +21,7 @@ use crate::protocol::{ApiError, ApiKey, ErrorCode};
 pub use conn::Connection;
 pub use consumer::{Consumer, ConsumerConfig, Record, StartFrom};
 pub use producer::{Producer, ProducerConfig};
+pub use schema::{SchemaCheck, SchemaSubscription, SchemaVersion};
 
 /// A client-side failure.
 #[derive(Debug, thiserror::Error)]

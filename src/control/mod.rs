@@ -12,6 +12,9 @@ use tracing::error;
 
 use crate::server::state::BrokerShared;
 
+pub mod registry;
+pub mod webhook;
+
 /// Starts the control-plane thread serving `listener`.
 pub fn spawn(shared: Arc<BrokerShared>, listener: std::net::TcpListener) -> std::io::Result<()> {
     std::thread::Builder::new()
@@ -37,7 +40,7 @@ async fn serve(shared: Arc<BrokerShared>, listener: std::net::TcpListener) {
             return;
         }
     };
-    let app = router(shared);
+    let app = router(shared.clone()).merge(registry::start(shared));
     if let Err(err) = axum::serve(listener, app).await {
         error!(target: "ringbus::control", %err, "HTTP listener failed");
     }
@@ -59,7 +62,7 @@ async fn ready(State(shared): State<Arc<BrokerShared>>) -> (StatusCode, String) 
     let ready = shared
         .shards_ready
         .load(std::sync::atomic::Ordering::Acquire);
-    if shared.is_ready() && !shared.is_shutting_down() {
+    if shared.is_ready() && shared.registry.is_loaded() && !shared.is_shutting_down() {
         return (StatusCode::OK, "ready\n".into());
     }
     (

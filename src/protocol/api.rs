@@ -22,10 +22,18 @@ pub enum ApiKey {
     ListOffsets = 6,
     OffsetCommit = 7,
     OffsetFetch = 8,
+    SchemaRegister = 20,
+    SchemaLookup = 21,
+    SchemaById = 22,
+    SchemaCheck = 23,
+    SchemaGet = 24,
+    SchemaList = 25,
+    SchemaConfig = 26,
+    SchemaSubscribe = 27,
 }
 
 impl ApiKey {
-    pub const ALL: [ApiKey; 9] = [
+    pub const ALL: [ApiKey; 17] = [
         ApiKey::ApiVersions,
         ApiKey::Metadata,
         ApiKey::CreateTopic,
@@ -35,6 +43,14 @@ impl ApiKey {
         ApiKey::ListOffsets,
         ApiKey::OffsetCommit,
         ApiKey::OffsetFetch,
+        ApiKey::SchemaRegister,
+        ApiKey::SchemaLookup,
+        ApiKey::SchemaById,
+        ApiKey::SchemaCheck,
+        ApiKey::SchemaGet,
+        ApiKey::SchemaList,
+        ApiKey::SchemaConfig,
+        ApiKey::SchemaSubscribe,
     ];
 
     pub fn from_u16(value: u16) -> Option<ApiKey> {

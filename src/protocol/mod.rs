@@ -7,6 +7,7 @@ pub mod batch;
 pub mod codec;
 pub mod error;
 pub mod frame;
+pub mod schema_api;
 
 pub use api::ApiKey;
 pub use error::{ApiError, ErrorCode, WireError};

@@ -78,6 +78,10 @@ pub async fn dispatch(
         return Ok(());
     }
     let body = frame.split_off(body_start);
+    if api == ApiKey::SchemaSubscribe {
+        super::schema_calls::subscribe(ctx, conn, correlation_id, &body);
+        return Ok(());
+    }
     match start(ctx, api, body).await {
         Ok(Started::Pending { future, reply }) => track(ctx, conn, correlation_id, future, reply),
         Ok(Started::Done(result)) => send_result(conn, correlation_id, result),
@@ -192,6 +196,13 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
                 route::submit(ctx, owner, ShardRequest::OffsetFetch { key }).await,
             ))
         }
+        api if super::schema_calls::is_forwarded(api) => {
+            Ok(pending(super::schema_calls::forward(ctx, api, body)))
+        }
+        _ => Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("{api:?} cannot be sent as a one-shot request"),
+        )),
     }
 }
 
@@ -242,7 +253,7 @@ pub fn send_error(conn: &ConnState, correlation_id: u32, err: &ApiError) {
     let _ = conn.sender.try_send(encode_error(correlation_id, err));
 }
 
-fn send_result(conn: &ConnState, correlation_id: u32, result: ShardResult) {
+pub fn send_result(conn: &ConnState, correlation_id: u32, result: ShardResult) {
     let _ = conn.sender.try_send(encode_result(correlation_id, result));
 }
 

@@ -12,6 +12,7 @@ pub mod log_limit;
 pub mod offsets;
 pub mod ops;
 pub mod route;
+pub mod schema_calls;
 pub mod shard_main;
 pub mod state;
 
@@ -92,6 +93,8 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         )
     })?;
     let port = |l: &std::net::TcpListener| l.local_addr().map(|a| a.port()).unwrap_or(0);
+    let (control_requests, control_inbox) =
+        async_channel::bounded(state::CONTROL_REQUESTS_QUEUED_MAX);
     let shared = Arc::new(BrokerShared {
         shard_count,
         catalog: ArcSwap::from_pointee(catalog),
@@ -102,6 +105,9 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         free_bytes: AtomicU64::new(0),
         shards_ready: AtomicUsize::new(0),
         shutting_down: AtomicBool::new(false),
+        registry: crate::registry::shared::RegistryShared::new(),
+        control_requests,
+        control_inbox,
         config,
     });
     write_addr_file(&shared).map_err(|err| fail("cannot write the address file", &err))?;

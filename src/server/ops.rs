@@ -105,7 +105,8 @@ fn produce(
     if let Err(err) = check_disk(ctx) {
         return Box::pin(ready(Err(err)));
     }
-    if let Err(err) = check_records(&records) {
+    let checked = check_records(&records).and_then(|()| check_schemas(ctx, &topic, &records));
+    if let Err(err) = checked {
         return Box::pin(ready(Err(err)));
     }
     let info = match log.append(records) {
@@ -147,6 +148,19 @@ fn check_records(records: &[u8]) -> Result<(), ApiError> {
         position += size;
     }
     Ok(())
+}
+
+/// Applies the topic's `validation` setting to every record of a produce
+/// request, with one load of the shard's validator snapshot.
+fn check_schemas(ctx: &ShardCtx, topic: &TopicMeta, records: &[u8]) -> Result<(), ApiError> {
+    use crate::registry::produce;
+    let validation = topic.config.validation;
+    if topic.is_internal() || !produce::applies_to(&topic.name, validation) {
+        return Ok(());
+    }
+    let validators = ctx.shared.registry.validators.load();
+    let subject = produce::topic_subject(&topic.name, &topic.config.subject);
+    produce::check_records(&validators, &topic.name, &subject, validation, records)
 }
 
 /// Rejects writes while free disk space is below `min_free_bytes`.

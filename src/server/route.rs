@@ -61,3 +61,19 @@ pub fn serve_mesh(
         });
     }
 }
+
+/// Serves the requests the control plane sends, routing each to its target
+/// shard; runs on the admin shard only.
+pub fn serve_control(ctx: &Rc<ShardCtx>) {
+    let ctx = ctx.clone();
+    let inbox = ctx.shared.control_inbox.clone();
+    runtime::spawn_detached(async move {
+        while let Ok(message) = inbox.recv().await {
+            let pending = submit(&ctx, message.shard, message.request).await;
+            let reply = message.reply;
+            runtime::spawn_detached(async move {
+                let _ = reply.send(pending.await);
+            });
+        }
+    });
+}

@@ -62,6 +62,7 @@ async fn serve(mut start: ShardStart) -> Result<(), String> {
         ensure_internal_topics(&ctx)
             .await
             .map_err(|err| format!("cannot create internal topics: {err}"))?;
+        route::serve_control(&ctx);
     }
     let mut accepts = Vec::new();
     for listener in start.listeners {
@@ -111,19 +112,22 @@ pub async fn load_offsets_if_owned(ctx: &Rc<ShardCtx>) -> Result<(), ApiError> {
 }
 
 async fn ensure_internal_topics(ctx: &Rc<ShardCtx>) -> Result<(), ApiError> {
-    if ctx.shared.catalog().topics.contains_key(OFFSETS_TOPIC) {
-        return Ok(());
+    for name in [OFFSETS_TOPIC, crate::control::registry::SCHEMAS_TOPIC] {
+        if ctx.shared.catalog().topics.contains_key(name) {
+            continue;
+        }
+        let config = TopicConfig {
+            partitions: 1,
+            durability: Durability::Always,
+            retention_ms: 0,
+            retention_bytes: 0,
+            segment_bytes: 64 << 20,
+            validation: crate::registry::produce::Validation::None,
+            ..ctx.shared.config.topic_defaults.clone()
+        };
+        let _guard = ctx.admin_lock.lock().await;
+        admin::create_internal(ctx, name.to_string(), config).await?;
     }
-    let config = TopicConfig {
-        partitions: 1,
-        durability: Durability::Always,
-        retention_ms: 0,
-        retention_bytes: 0,
-        segment_bytes: 64 << 20,
-        ..ctx.shared.config.topic_defaults.clone()
-    };
-    let _guard = ctx.admin_lock.lock().await;
-    admin::create_internal(ctx, OFFSETS_TOPIC.to_string(), config).await?;
     Ok(())
 }
 

@@ -35,7 +35,22 @@ pub struct BrokerShared {
     /// Shards that finished recovery and serve requests.
     pub shards_ready: AtomicUsize,
     pub shutting_down: AtomicBool,
+    pub registry: crate::registry::shared::RegistryShared,
+    /// Requests from the control plane for a shard; the admin shard takes
+    /// them and routes each to its target.
+    pub control_requests: async_channel::Sender<ControlRequest>,
+    pub control_inbox: async_channel::Receiver<ControlRequest>,
 }
+
+/// A [`ShardRequest`] from the control plane, to run on `shard`.
+pub struct ControlRequest {
+    pub shard: usize,
+    pub request: ShardRequest,
+    pub reply: oneshot::Sender<ShardResult>,
+}
+
+/// Requests from the control plane waiting for the admin shard.
+pub const CONTROL_REQUESTS_QUEUED_MAX: usize = 256;
 
 impl BrokerShared {
     pub fn catalog(&self) -> arc_swap::Guard<Arc<Catalog>> {
