@@ -194,9 +194,12 @@ impl TopicConfig {
             let parsed = parse_scalar(value);
             table.insert(key.clone(), parsed);
         }
-        let config: TopicConfig = toml::Value::Table(table)
-            .try_into()
-            .map_err(|err: toml::de::Error| ConfigError(format!("invalid topic setting: {err}")))?;
+        let config: TopicConfig =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|err: toml::de::Error| {
+                    ConfigError(format!("invalid topic setting: {}", err.message().trim()))
+                })?;
         config.validate("")?;
         Ok(config)
     }
@@ -261,6 +264,43 @@ impl TopicConfig {
     }
 }
 
+/// Turns a TOML error into one line: the line number and the message,
+/// without the source excerpt that TOML errors print over several lines.
+fn toml_error(text: &str, err: &toml::de::Error) -> ConfigError {
+    let line = err
+        .span()
+        .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+    let message = err.message().trim().replace('\n', " ");
+    match line {
+        Some(line) => ConfigError(format!("line {line}: {message}")),
+        None => ConfigError(message),
+    }
+}
+
+/// Checks a `tracing` filter: each comma-separated directive is a level
+/// name or `target=level`, so a typo such as `inf` is not taken as a target
+/// name that silently turns logging off.
+fn validate_log_level(level: &str) -> Result<(), ConfigError> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    for directive in level.split(',').map(str::trim) {
+        let level_part = directive
+            .rsplit_once('=')
+            .map_or(directive, |(_, level)| level);
+        if !LEVELS.contains(&level_part.to_ascii_lowercase().as_str()) {
+            return Err(invalid(
+                "log.level",
+                format!(
+                    "'{directive}' is not a level or target=level; use one of {}",
+                    LEVELS.join(", ")
+                ),
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(level)
+        .map(|_| ())
+        .map_err(|err| invalid("log.level", format!("'{level}': {err}")))
+}
+
 /// Parses one override value as a TOML scalar, falling back to a string.
 fn parse_scalar(text: &str) -> toml::Value {
     let wrapped = format!("v = {text}");
@@ -286,7 +326,7 @@ impl Config {
 
     /// Parses and validates config text.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|err| ConfigError(err.to_string()))?;
+        let config: Config = toml::from_str(text).map_err(|err| toml_error(text, &err))?;
         config.validate()?;
         Ok(config)
     }
@@ -333,6 +373,7 @@ impl Config {
                 format!("{} is above 1024", broker.shards),
             ));
         }
+        validate_log_level(&self.log.level)?;
         self.topic_defaults.validate("topic_defaults.")?;
         crate::control::webhook::validate_config(&self.registry)
     }
@@ -361,6 +402,23 @@ mod tests {
     fn unknown_key_is_named() {
         let err = Config::parse("[broker]\nshardz = 2\n").unwrap_err();
         assert!(err.to_string().contains("shardz"), "{err}");
+    }
+
+    #[test]
+    fn bad_log_level_is_rejected() {
+        for level in ["inf", "verbose!!", "ringbus=loud"] {
+            let text = format!("[log]\nlevel = \"{level}\"\n");
+            let err = Config::parse(&text).unwrap_err();
+            assert!(err.to_string().contains("log.level"), "{err}");
+        }
+        assert!(Config::parse("[log]\nlevel = \"ringbus::storage=debug,info\"\n").is_ok());
+    }
+
+    #[test]
+    fn toml_errors_are_one_line() {
+        let err = Config::parse("[broker]\nshards = \"two\"\n").unwrap_err();
+        assert!(!err.to_string().contains('\n'), "{err}");
+        assert!(err.to_string().contains("line 2"), "{err}");
     }
 
     #[test]

@@ -228,3 +228,35 @@ fn sigterm_exits_cleanly() {
     assert!(status.success(), "exit status {status}");
     assert!(broker.log().contains("ringbus stopped"), "{}", broker.log());
 }
+
+#[test]
+fn recreated_topic_starts_without_old_offsets() {
+    let broker = Broker::start(2);
+    let addr = broker.main_addr();
+    let mut client = Client::connect(&addr).unwrap();
+    let first = client.create_topic("reborn", 2, &[]).unwrap();
+    client.commit_offset("g", "reborn", 0, 5).unwrap();
+    client.delete_topic("reborn").unwrap();
+    let second = client.create_topic("reborn", 2, &[]).unwrap();
+    assert_ne!(first, second, "a deleted topic's id is not given out again");
+    assert_eq!(client.fetch_offset("g", "reborn", 0).unwrap(), -1);
+}
+
+#[test]
+fn explicit_offset_past_end_is_an_error() {
+    let broker = Broker::start(1);
+    let addr = broker.main_addr();
+    let mut client = Client::connect(&addr).unwrap();
+    client.create_topic("short", 1, &[]).unwrap();
+    let config = ConsumerConfig {
+        start: StartFrom::Offset(999),
+        ..ConsumerConfig::default()
+    };
+    let mut consumer = Consumer::connect(&addr, "short", None, config).unwrap();
+    let err = consumer.poll(Duration::from_secs(5)).unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(ringbus::protocol::ErrorCode::OffsetOutOfRange),
+        "{err}"
+    );
+}

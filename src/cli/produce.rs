@@ -83,7 +83,8 @@ pub fn run(broker: &str, args: ProduceArgs) -> Result<(), CliError> {
         .into_iter()
         .map(|((_, p), reply)| (p, reply.last_offset))
         .collect();
-    println!("produced {count} events to {}", args.topic);
+    let noun = if count == 1 { "event" } else { "events" };
+    println!("produced {count} {noun} to {}", args.topic);
     for (partition, offset) in last {
         println!("partition {partition}: last offset {offset}");
     }

@@ -10,8 +10,9 @@ pub enum TopicCommand {
     /// Create a topic.
     Create {
         name: String,
+        /// Partition count; topic_defaults.partitions when omitted.
         #[arg(long)]
-        partitions: u32,
+        partitions: Option<u32>,
         /// always, interval or none.
         #[arg(long)]
         durability: Option<String>,
@@ -85,8 +86,13 @@ pub fn run(broker: &str, command: TopicCommand) -> Result<(), CliError> {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            let id = client.create_topic(&name, partitions, &pairs)?;
-            println!("created topic {name} (id {id}, {partitions} partitions)");
+            let id = client.create_topic(&name, partitions.unwrap_or(0), &pairs)?;
+            let metadata = client.metadata(&[&name])?;
+            let count = metadata
+                .topics
+                .first()
+                .map_or(0, |t| t.partition_shards.len());
+            println!("created topic {name} (id {id}, {count} partitions)");
         }
         TopicCommand::List => {
             let metadata = client.metadata(&[])?;

@@ -46,8 +46,16 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn connect(addr: impl ToSocketAddrs, client_id: &str) -> Result<Connection, ClientError> {
-        let addrs: Vec<SocketAddr> = addr.to_socket_addrs().map_err(ClientError::Io)?.collect();
+    pub fn connect(addr: impl AsRef<str>, client_id: &str) -> Result<Connection, ClientError> {
+        let text = addr.as_ref();
+        let addrs: Vec<SocketAddr> = text
+            .to_socket_addrs()
+            .map_err(|err| {
+                ClientError::Usage(format!(
+                    "cannot resolve broker address '{text}': {err}; use HOST:PORT such as 127.0.0.1:9292"
+                ))
+            })?
+            .collect();
         let mut last = None;
         for addr in addrs {
             match TcpStream::connect_timeout(&addr, Duration::from_secs(10)) {
@@ -131,7 +139,7 @@ impl Connection {
         let mut prefix = [0u8; LENGTH_PREFIX_BYTES];
         self.stream
             .read_exact(&mut prefix)
-            .map_err(ClientError::Io)?;
+            .map_err(|err| self.read_error(err))?;
         let len = u32::from_be_bytes(prefix) as usize;
         if len > REPLY_BYTES_MAX {
             return Err(ClientError::Protocol(format!(
@@ -142,7 +150,7 @@ impl Connection {
         let mut frame = BytesMut::zeroed(len);
         self.stream
             .read_exact(&mut frame)
-            .map_err(ClientError::Io)?;
+            .map_err(|err| self.read_error(err))?;
         let frame = frame.freeze();
         let (header, body_start) =
             ReplyHeader::parse(&frame).map_err(|err| ClientError::Protocol(err.to_string()))?;
@@ -150,6 +158,16 @@ impl Connection {
             header,
             body: frame.slice(body_start..),
         })
+    }
+
+    fn read_error(&self, err: std::io::Error) -> ClientError {
+        if err.kind() == std::io::ErrorKind::UnexpectedEof {
+            return ClientError::Protocol(format!(
+                "the broker at {} closed the connection",
+                self.addr
+            ));
+        }
+        ClientError::Io(err)
     }
 
     /// Sends one request and waits for its reply; no other request may be

@@ -72,6 +72,9 @@ pub struct Record {
 
 struct PartitionState {
     partition: u32,
+    /// Set while the position is one the caller asked for and no fetch has
+    /// succeeded yet: an out-of-range error is then reported, not reset.
+    explicit: bool,
     /// Next offset to hand to the caller.
     position: u64,
     conn: usize,
@@ -134,6 +137,7 @@ impl Consumer {
             let position = start_position(&mut admin, topic, partition, &config)?;
             states.push(PartitionState {
                 partition,
+                explicit: matches!(config.start, StartFrom::Offset(_)),
                 position,
                 conn: key,
                 outstanding: None,
@@ -246,7 +250,10 @@ impl Consumer {
         let partition = self.partitions[index].partition;
         let body = match reply.into_result() {
             Ok(body) => body,
-            Err(err) if err.code() == Some(ErrorCode::OffsetOutOfRange) => {
+            Err(err)
+                if err.code() == Some(ErrorCode::OffsetOutOfRange)
+                    && !self.partitions[index].explicit =>
+            {
                 let earliest =
                     self.admin
                         .list_offsets(&self.topic, partition, LIST_OFFSETS_EARLIEST)?;
@@ -255,6 +262,7 @@ impl Consumer {
             }
             Err(err) => return Err(err),
         };
+        self.partitions[index].explicit = false;
         let fetched = split_fetch(body)?;
         let position = self.partitions[index].position;
         let next = unpack(&fetched.records, partition, position, &mut self.buffered)?;

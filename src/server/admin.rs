@@ -42,7 +42,10 @@ pub async fn create_topic(
         ));
     }
     let mut pairs = overrides;
-    pairs.push(("partitions".into(), partitions.to_string()));
+    // 0 asks for the broker's default partition count.
+    if partitions > 0 {
+        pairs.push(("partitions".into(), partitions.to_string()));
+    }
     let config = ctx
         .shared
         .config
@@ -61,7 +64,20 @@ pub async fn create_internal(
     config: crate::config::TopicConfig,
 ) -> Result<Arc<TopicMeta>, ApiError> {
     let shared = &ctx.shared;
-    let id = shared.catalog().next_id();
+    let data_dir = &shared.config.broker.data_dir;
+    let id = shared
+        .catalog()
+        .next_id()
+        .max(catalog::stored_next_id(data_dir));
+    catalog::store_next_id(data_dir, id + 1).map_err(|err| {
+        ApiError::new(
+            ErrorCode::StorageError,
+            format!(
+                "cannot store the next topic id under {}: {err}",
+                data_dir.display()
+            ),
+        )
+    })?;
     let meta = Arc::new(TopicMeta::new(id, name, config, shared.shard_count));
     catalog::store_topic(&shared.config.broker.data_dir, &meta).map_err(|err| {
         ApiError::new(

@@ -121,6 +121,29 @@ impl Catalog {
     }
 }
 
+/// File in the data directory holding the next topic id, so ids of deleted
+/// topics are never given out again. `~` cannot start a topic name.
+pub const NEXT_ID_FILE: &str = "~next_topic_id";
+
+/// The next topic id stored in the data directory, or 0 when none is.
+pub fn stored_next_id(data_dir: &Path) -> u32 {
+    std::fs::read_to_string(data_dir.join(NEXT_ID_FILE))
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Stores the next topic id durably (temp file, fsync, rename).
+pub fn store_next_id(data_dir: &Path, next: u32) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = data_dir.join(format!("{NEXT_ID_FILE}.tmp"));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(next.to_string().as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, data_dir.join(NEXT_ID_FILE))?;
+    std::fs::File::open(data_dir)?.sync_all()
+}
+
 /// Directory of a topic.
 pub fn topic_dir(data_dir: &Path, topic: &str) -> PathBuf {
     data_dir.join(topic)

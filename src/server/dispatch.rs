@@ -178,10 +178,11 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
         ApiKey::OffsetCommit => {
             let request = decode_body::<OffsetCommitRequest>(&body)?;
             check_commit(&request)?;
-            catalog.topic(&request.topic)?.owner(request.partition)?;
+            let topic = catalog.topic(&request.topic)?;
+            topic.owner(request.partition)?;
             let owner = catalog.topic(OFFSETS_TOPIC)?.owner(0)?;
             let request = ShardRequest::OffsetCommit {
-                key: offsets::key(&request.group, &request.topic, request.partition),
+                key: offsets::key(&request.group, topic.id, request.partition),
                 offset: request.offset,
                 metadata: request.metadata,
             };
@@ -189,9 +190,10 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
         }
         ApiKey::OffsetFetch => {
             let request = decode_body::<OffsetFetchRequest>(&body)?;
-            catalog.topic(&request.topic)?.owner(request.partition)?;
+            let topic = catalog.topic(&request.topic)?;
+            topic.owner(request.partition)?;
             let owner = catalog.topic(OFFSETS_TOPIC)?.owner(0)?;
-            let key = offsets::key(&request.group, &request.topic, request.partition);
+            let key = offsets::key(&request.group, topic.id, request.partition);
             Ok(pending(
                 route::submit(ctx, owner, ShardRequest::OffsetFetch { key }).await,
             ))

@@ -33,9 +33,11 @@ struct Committed {
     metadata: String,
 }
 
-/// The store key of one group's position in one partition.
-pub fn key(group: &str, topic: &str, partition: u32) -> String {
-    format!("{group}\u{0}{topic}\u{0}{partition}")
+/// The store key of one group's position in one partition. Keyed by topic
+/// id, which is never reused, so a topic deleted and created again under
+/// the same name starts without the old topic's positions.
+pub fn key(group: &str, topic_id: u32, partition: u32) -> String {
+    format!("{group}\u{0}{topic_id}\u{0}{partition}")
 }
 
 pub fn now_ms() -> i64 {
@@ -183,7 +185,7 @@ mod tests {
             let mut builder = BatchBuilder::new(0);
             builder.push(
                 0,
-                Some(key("g", "t", 0).as_bytes()),
+                Some(key("g", 7, 0).as_bytes()),
                 Some(&offset.to_be_bytes()),
                 &[],
             );
@@ -194,6 +196,6 @@ mod tests {
         let mut store = OffsetStore::default();
         let next = store.apply_chunk(&bytes, 0).unwrap();
         assert_eq!(next, 2);
-        assert_eq!(store.entries[&key("g", "t", 0)].offset, 9);
+        assert_eq!(store.entries[&key("g", 7, 0)].offset, 9);
     }
 }
