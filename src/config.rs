@@ -50,6 +50,12 @@ pub struct BrokerConfig {
     pub retention_check_interval_ms: u64,
     /// Longest time a shutdown waits for in-flight requests.
     pub shutdown_timeout_ms: u64,
+    /// A frame must arrive whole within this after its first byte; 0 waits
+    /// forever.
+    pub request_read_timeout_ms: u64,
+    /// A connection with no request in flight is closed after this long
+    /// without a byte; 0 keeps it forever.
+    pub connection_idle_timeout_ms: u64,
 }
 
 impl Default for BrokerConfig {
@@ -67,6 +73,8 @@ impl Default for BrokerConfig {
             disk_check_interval_ms: 1000,
             retention_check_interval_ms: 60_000,
             shutdown_timeout_ms: 10_000,
+            request_read_timeout_ms: 30_000,
+            connection_idle_timeout_ms: 600_000,
         }
     }
 }

@@ -225,3 +225,26 @@ fn malformed_record_with_valid_crc_is_rejected() {
         "nothing was appended"
     );
 }
+
+#[test]
+fn stalled_partial_frame_is_closed() {
+    let broker = Broker::start_with(1, "request_read_timeout_ms = 300");
+    let mut stream = TcpStream::connect(broker.main_addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // Announce a 1,000-byte frame and send only 10 bytes of it.
+    stream
+        .write_all(&[0, 0, 3, 232, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0])
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut byte = [0u8; 1];
+    let read = stream.read(&mut byte);
+    assert!(
+        matches!(read, Ok(0)) || read.is_err(),
+        "the broker closed the stalled connection"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let mut client = Client::connect(&broker.main_addr()).unwrap();
+    assert!(client.metadata(&[]).is_ok(), "other connections are served");
+}

@@ -25,6 +25,25 @@ const READ_BUFFER_BYTES: usize = 256 * 1024;
 /// Most buffers handed to one vectored write; Linux's IOV_MAX is 1024.
 const IOVECS_PER_WRITE_MAX: usize = 1024;
 
+/// Largest step by which the receive buffer grows toward an announced frame.
+const FRAME_RESERVE_STEP_BYTES: usize = 1 << 20;
+
+/// How long the next read may take: `request_read_timeout_ms` in the middle
+/// of a frame, `connection_idle_timeout_ms` between frames while no request
+/// is in flight, and no limit otherwise (a client awaiting a long poll is not
+/// idle). A setting of 0 disables that limit.
+fn read_timeout(ctx: &ShardCtx, partial: bool, inflight: usize) -> Option<std::time::Duration> {
+    let broker = &ctx.shared.config.broker;
+    let ms = if partial {
+        broker.request_read_timeout_ms
+    } else if inflight == 0 {
+        broker.connection_idle_timeout_ms
+    } else {
+        0
+    };
+    (ms > 0).then(|| std::time::Duration::from_millis(ms))
+}
+
 /// A reply ready to send: its header and body prefix, then payload chunks
 /// that are sent as they are stored.
 pub struct Outgoing {
@@ -38,6 +57,10 @@ pub struct Outgoing {
 /// Why a connection ends.
 enum Close {
     Eof,
+    /// No bytes arrived in time: mid-frame (`partial`) or while idle.
+    TimedOut {
+        partial: bool,
+    },
     Io(std::io::Error),
     Malformed(String),
 }
@@ -56,6 +79,10 @@ pub async fn serve(ctx: Rc<ShardCtx>, stream: TcpStream, peer: SocketAddr) {
     match read_loop(&ctx, &stream, sender, inflight).await {
         Close::Eof => {
             debug!(target: "ringbus::server", %peer, shard = ctx.id, "connection closed by peer")
+        }
+        Close::TimedOut { partial } => {
+            debug!(target: "ringbus::server", %peer, shard = ctx.id, partial,
+                                               "closing connection after a read timeout")
         }
         Close::Io(err) => {
             debug!(target: "ringbus::server", %peer, shard = ctx.id, %err, "connection failed")
@@ -155,7 +182,10 @@ async fn read_loop(
                 break;
             }
             if buf.len() < LENGTH_PREFIX_BYTES + len {
-                buf.reserve(LENGTH_PREFIX_BYTES + len - buf.len());
+                // Grow toward the announced length in steps, so a peer that
+                // announces a large frame and stalls holds little memory.
+                let missing = LENGTH_PREFIX_BYTES + len - buf.len();
+                buf.reserve(missing.min(FRAME_RESERVE_STEP_BYTES));
                 break;
             }
             let mut frame = buf.split_to(LENGTH_PREFIX_BYTES + len);
@@ -170,7 +200,23 @@ async fn read_loop(
         if buf.capacity() - buf.len() < READ_BUFFER_BYTES / 4 {
             buf.reserve(READ_BUFFER_BYTES);
         }
-        let BufResult(result, returned) = (&mut &*stream).append(buf).await;
+        let partial = !buf.is_empty() || skip > 0;
+        let Some(limit) = read_timeout(ctx, partial, conn.inflight.get()) else {
+            let BufResult(result, returned) = (&mut &*stream).append(buf).await;
+            buf = returned;
+            match result {
+                Ok(0) => return Close::Eof,
+                Ok(_) => continue,
+                Err(err) => return Close::Io(err),
+            }
+        };
+        // A timed-out read is cancelled and the connection closed, so the
+        // bytes it may have read are never needed.
+        let Some(BufResult(result, returned)) =
+            runtime::timeout(limit, (&mut &*stream).append(buf)).await
+        else {
+            return Close::TimedOut { partial };
+        };
         buf = returned;
         match result {
             Ok(0) => return Close::Eof,
