@@ -2,6 +2,7 @@
 //! client of it.
 
 mod consume;
+mod dlq;
 mod produce;
 mod topic;
 
@@ -60,6 +61,11 @@ pub enum Command {
     Produce(produce::ProduceArgs),
     /// Print events of a topic, one per line.
     Consume(consume::ConsumeArgs),
+    /// List, show, redrive and purge dead-letter entries.
+    #[command(subcommand)]
+    Dlq(dlq::DlqCommandArgs),
+    /// Report that an event failed, so the broker retries or dead-letters it.
+    Fail(dlq::FailArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -91,6 +97,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Topic(command) => topic::run(&cli.broker, command),
         Command::Produce(args) => produce::run(&cli.broker, args),
         Command::Consume(args) => consume::run(&cli.broker, args),
+        Command::Dlq(command) => dlq::run(&cli.broker, command),
+        Command::Fail(args) => dlq::run_fail(&cli.broker, args),
     }
 }
 

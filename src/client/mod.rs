@@ -4,6 +4,7 @@
 
 pub mod conn;
 pub mod consumer;
+pub mod dlq;
 pub mod partitioner;
 pub mod producer;
 
@@ -19,6 +20,7 @@ use crate::protocol::api::{
 use crate::protocol::{ApiError, ApiKey, ErrorCode};
 pub use conn::Connection;
 pub use consumer::{Consumer, ConsumerConfig, Record, StartFrom};
+pub use dlq::{Delivery, RetryConsumer};
 pub use producer::{Producer, ProducerConfig};
 
 /// A client-side failure.

@@ -22,10 +22,15 @@ pub enum ApiKey {
     ListOffsets = 6,
     OffsetCommit = 7,
     OffsetFetch = 8,
+    Fail = 30,
+    DlqList = 31,
+    DlqShow = 32,
+    DlqRedrive = 33,
+    DlqPurge = 34,
 }
 
 impl ApiKey {
-    pub const ALL: [ApiKey; 9] = [
+    pub const ALL: [ApiKey; 14] = [
         ApiKey::ApiVersions,
         ApiKey::Metadata,
         ApiKey::CreateTopic,
@@ -35,6 +40,11 @@ impl ApiKey {
         ApiKey::ListOffsets,
         ApiKey::OffsetCommit,
         ApiKey::OffsetFetch,
+        ApiKey::Fail,
+        ApiKey::DlqList,
+        ApiKey::DlqShow,
+        ApiKey::DlqRedrive,
+        ApiKey::DlqPurge,
     ];
 
     pub fn from_u16(value: u16) -> Option<ApiKey> {

@@ -49,7 +49,9 @@ pub async fn create_topic(
         .topic_defaults
         .with_overrides(&pairs)
         .map_err(|err| ApiError::new(ErrorCode::InvalidConfig, format!("topic '{name}': {err}")))?;
+    crate::retry::topics::check_names_free(&ctx, &name, &config)?;
     let meta = create_internal(&ctx, name, config).await?;
+    crate::retry::topics::create_companions(&ctx, &meta).await?;
     Ok(ReplyBody::CreateTopic(meta.id))
 }
 
@@ -60,9 +62,24 @@ pub async fn create_internal(
     name: String,
     config: crate::config::TopicConfig,
 ) -> Result<Arc<TopicMeta>, ApiError> {
+    create_placed(ctx, name, config, None).await
+}
+
+/// Creates a topic, placing its partitions as topic `placement_id` places
+/// its own when one is given.
+pub async fn create_placed(
+    ctx: &Rc<ShardCtx>,
+    name: String,
+    config: crate::config::TopicConfig,
+    placement_id: Option<u32>,
+) -> Result<Arc<TopicMeta>, ApiError> {
     let shared = &ctx.shared;
     let id = shared.catalog().next_id();
-    let meta = Arc::new(TopicMeta::new(id, name, config, shared.shard_count));
+    let mut meta = TopicMeta::new(id, name, config, shared.shard_count);
+    if let Some(placement_id) = placement_id {
+        meta = meta.placed_with(placement_id, shared.shard_count);
+    }
+    let meta = Arc::new(meta);
     catalog::store_topic(&shared.config.broker.data_dir, &meta).map_err(|err| {
         ApiError::new(
             ErrorCode::StorageError,

@@ -17,6 +17,7 @@ use super::catalog::{Catalog, TopicMeta};
 use super::offsets::OffsetStore;
 use crate::config::Config;
 use crate::protocol::api::{Acks, FetchReplyHeader, FetchRequest, OffsetFetchReply, ProduceReply};
+use crate::protocol::dlq::{DlqCommand, DlqReply, FailReply, FailRequest};
 use crate::protocol::ApiError;
 use crate::shard::mesh::ShardMesh;
 use crate::storage::Partition;
@@ -35,6 +36,8 @@ pub struct BrokerShared {
     /// Shards that finished recovery and serve requests.
     pub shards_ready: AtomicUsize,
     pub shutting_down: AtomicBool,
+    /// Per shard, the channel the control plane sends requests on.
+    pub control: Vec<async_channel::Sender<MeshMessage>>,
 }
 
 impl BrokerShared {
@@ -92,6 +95,20 @@ pub enum ShardRequest {
         topic: Arc<TopicMeta>,
         partitions: Vec<u32>,
     },
+    /// A Fail for an event of `failed` (`source` or its retry topic).
+    Fail {
+        source: Arc<TopicMeta>,
+        failed: Arc<TopicMeta>,
+        request: FailRequest,
+    },
+    /// A dead-letter operator command over all partitions; runs on any shard.
+    DlqCommand(DlqCommand),
+    /// A dead-letter operator command on one partition, run on its owner.
+    DlqPartition {
+        source: Arc<TopicMeta>,
+        partition: u32,
+        command: DlqCommand,
+    },
 }
 
 /// The successful result of a [`ShardRequest`].
@@ -105,6 +122,8 @@ pub enum ReplyBody {
     ListOffsets(i64),
     OffsetFetch(OffsetFetchReply),
     CreateTopic(u32),
+    Fail(FailReply),
+    Dlq(DlqReply),
     /// A body already encoded by the shard that built it.
     Raw(Bytes),
 }
@@ -130,6 +149,8 @@ pub struct ShardCtx {
     pub connections: Cell<usize>,
     /// Requests being processed on this shard, for the shutdown drain.
     pub inflight: Cell<usize>,
+    /// Retry orchestrator state: timing wheel and dead-letter indexes.
+    pub retry: crate::retry::RetryShard,
 }
 
 impl ShardCtx {
