@@ -1,6 +1,7 @@
 //! Client calls of the dead-letter APIs, `Consumer::fail`, and
 //! [`RetryConsumer`], which reads a topic and its retry topic together.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::conn::decode;
@@ -29,18 +30,24 @@ impl Client {
     }
 
     /// Sends several Fail reports pipelined on this connection and returns
-    /// their replies in order; the first error ends the call.
+    /// their replies in request order; the first error ends the call. The
+    /// broker may complete them in any order, so replies are matched by
+    /// correlation id.
     pub fn fail_many(&mut self, requests: &[FailRequest]) -> Result<Vec<FailReply>, ClientError> {
         let conn = self.connection();
-        let mut ids = Vec::with_capacity(requests.len());
-        for request in requests {
-            ids.push(conn.send(ApiKey::Fail, request)?);
+        let mut slots: HashMap<u32, usize> = HashMap::with_capacity(requests.len());
+        for (slot, request) in requests.iter().enumerate() {
+            slots.insert(conn.send(ApiKey::Fail, request)?, slot);
         }
-        let mut replies = Vec::with_capacity(ids.len());
-        for id in ids {
-            replies.push(decode(&conn.recv_for(id)?)?);
+        let mut replies: Vec<Option<FailReply>> = vec![None; requests.len()];
+        for _ in 0..requests.len() {
+            let reply = conn.recv()?;
+            let slot = slots.remove(&reply.header.correlation_id).ok_or_else(|| {
+                ClientError::Protocol(format!("reply with unknown correlation id {}", reply.header.correlation_id))
+            })?;
+            replies[slot] = Some(decode(&reply.into_result()?)?);
         }
-        Ok(replies)
+        Ok(replies.into_iter().map(|reply| reply.expect("every slot answered")).collect())
     }
 
     /// Runs a dead-letter operator command.
