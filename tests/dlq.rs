@@ -17,7 +17,12 @@ use ringbus::client::{Client, ConsumerConfig, RetryConsumer, StartFrom};
 use ringbus::protocol::dlq::DlqCommand;
 use ringbus::protocol::ErrorCode;
 
-fn policy(max_attempts: &str, initial_ms: &str, max_ms: &str, jitter: &str) -> Vec<(&'static str, String)> {
+fn policy(
+    max_attempts: &str,
+    initial_ms: &str,
+    max_ms: &str,
+    jitter: &str,
+) -> Vec<(&'static str, String)> {
     vec![
         ("max_attempts", max_attempts.to_owned()),
         ("initial_backoff_ms", initial_ms.to_owned()),
@@ -33,7 +38,9 @@ fn create(client: &mut Client, name: &str, partitions: u32, pairs: &[(&'static s
 }
 
 fn number(value: &serde_json::Value, field: &str) -> i64 {
-    value[field].as_i64().unwrap_or_else(|| panic!("{field} missing in {value}"))
+    value[field]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{field} missing in {value}"))
 }
 
 #[test]
@@ -52,7 +59,10 @@ fn backoff_doubles_then_poison() {
     let mut attempts_seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     while list(&mut client, "pay", "poison").is_empty() {
-        assert!(Instant::now() < deadline, "no poison entry; attempts seen {attempts_seen:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no poison entry; attempts seen {attempts_seen:?}"
+        );
         for delivery in consumer.poll(Duration::from_millis(50)).unwrap() {
             attempts_seen.push(delivery.attempt());
             let reply = consumer.fail(&delivery, "downstream timeout").unwrap();
@@ -67,22 +77,45 @@ fn backoff_doubles_then_poison() {
             offset: 0,
         })
         .unwrap();
-    let history: Vec<serde_json::Value> = records.entries.iter().map(|e| serde_json::from_str(e).unwrap()).collect();
-    let pending: Vec<&serde_json::Value> = history.iter().filter(|r| r["state"] == "pending").collect();
+    let history: Vec<serde_json::Value> = records
+        .entries
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    let pending: Vec<&serde_json::Value> =
+        history.iter().filter(|r| r["state"] == "pending").collect();
     let delays: Vec<i64> = pending
         .iter()
         .map(|r| number(r, "next_due_ms") - number(r, "last_failure_ms"))
         .collect();
-    assert_eq!(delays, vec![100, 200, 400, 800, 0], "nominal delays, then poison at once");
+    assert_eq!(
+        delays,
+        vec![100, 200, 400, 800, 0],
+        "nominal delays, then poison at once"
+    );
     assert_eq!(history.last().unwrap()["state"], "poison");
-    assert_eq!(history.last().unwrap()["reason_history"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        history.last().unwrap()["reason_history"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
     // Each copy in pay.retry is produced no earlier than its entry was due.
     let copies = read_partition(&mut client, "pay.retry", 0);
     assert_eq!(copies.len(), 4);
     for (copy, entry) in copies.iter().zip(&pending) {
         let due_ms = number(entry, "next_due_ms");
-        assert!(copy.timestamp_ms >= due_ms, "copy at {} before due {due_ms}", copy.timestamp_ms);
-        println!("attempt {} published {} ms after due", header(copy, "attempt").unwrap(), copy.timestamp_ms - due_ms);
+        assert!(
+            copy.timestamp_ms >= due_ms,
+            "copy at {} before due {due_ms}",
+            copy.timestamp_ms
+        );
+        println!(
+            "attempt {} published {} ms after due",
+            header(copy, "attempt").unwrap(),
+            copy.timestamp_ms - due_ms
+        );
         assert_eq!(header(copy, "source_topic"), Some("pay"));
         assert_eq!(header(copy, "source_offset"), Some("0"));
         assert!(header(copy, "idempotency_key").is_some());
@@ -96,7 +129,12 @@ fn jitter_stays_within_bounds() {
     let addr = broker.main_addr();
     let mut client = Client::connect(&addr).unwrap();
     // Long delays, so the entries are still pending when listed.
-    create(&mut client, "jit", 2, &policy("3", "60000", "600000", "0.2"));
+    create(
+        &mut client,
+        "jit",
+        2,
+        &policy("3", "60000", "600000", "0.2"),
+    );
     produce_round_robin(&addr, "jit", 2, 400);
     let requests: Vec<_> = (0..400u64)
         .map(|i| fail_request("jit", (i % 2) as u32, i / 2, "flaky", "timeout"))
@@ -107,10 +145,17 @@ fn jitter_stays_within_bounds() {
     let mut distinct = std::collections::HashSet::new();
     for entry in &entries {
         let delay_ms = number(entry, "next_due_ms") - number(entry, "last_failure_ms");
-        assert!((48_000..=72_000).contains(&delay_ms), "delay {delay_ms} outside 60000 ± 20 %");
+        assert!(
+            (48_000..=72_000).contains(&delay_ms),
+            "delay {delay_ms} outside 60000 ± 20 %"
+        );
         distinct.insert(delay_ms);
     }
-    assert!(distinct.len() > 100, "only {} distinct delays", distinct.len());
+    assert!(
+        distinct.len() > 100,
+        "only {} distinct delays",
+        distinct.len()
+    );
 }
 
 #[test]
@@ -123,16 +168,39 @@ fn bad_fail_appends_nothing() {
     produce_round_robin(&addr, "ok", 2, 2);
     produce_round_robin(&addr, "plain", 1, 1);
     let cases = [
-        (fail_request("ok", 0, 5, "r", ""), ErrorCode::OffsetOutOfRange, "offset 5"),
-        (fail_request("ok", 9, 0, "r", ""), ErrorCode::UnknownPartition, "partition 9"),
-        (fail_request("missing", 0, 0, "r", ""), ErrorCode::UnknownTopic, "missing"),
-        (fail_request("plain", 0, 0, "r", ""), ErrorCode::NoRetryPolicy, "plain"),
-        (fail_request("ok.dlq", 0, 0, "r", ""), ErrorCode::NoRetryPolicy, "ok.dlq"),
+        (
+            fail_request("ok", 0, 5, "r", ""),
+            ErrorCode::OffsetOutOfRange,
+            "offset 5",
+        ),
+        (
+            fail_request("ok", 9, 0, "r", ""),
+            ErrorCode::UnknownPartition,
+            "partition 9",
+        ),
+        (
+            fail_request("missing", 0, 0, "r", ""),
+            ErrorCode::UnknownTopic,
+            "missing",
+        ),
+        (
+            fail_request("plain", 0, 0, "r", ""),
+            ErrorCode::NoRetryPolicy,
+            "plain",
+        ),
+        (
+            fail_request("ok.dlq", 0, 0, "r", ""),
+            ErrorCode::NoRetryPolicy,
+            "ok.dlq",
+        ),
     ];
     for (request, code, named) in cases {
         let err = client.fail(&request).unwrap_err();
         assert_eq!(err.code(), Some(code), "{request:?}: {err}");
-        assert!(err.to_string().contains(named), "{err} does not name {named}");
+        assert!(
+            err.to_string().contains(named),
+            "{err} does not name {named}"
+        );
     }
     for partition in 0..2 {
         assert_eq!(client.list_offsets("ok.dlq", partition, -1).unwrap(), 0);
@@ -145,7 +213,19 @@ fn bad_fail_appends_nothing() {
     assert_eq!(again.dlq_offset, first.dlq_offset);
     assert_eq!(client.list_offsets("ok.dlq", 1, -1).unwrap(), 1);
     // The CLI reports errors with their message and a non-zero exit code.
-    let (code, _, stderr) = cli(&addr, &["fail", "plain", "--partition", "0", "--offset", "0", "--reason", "x"]);
+    let (code, _, stderr) = cli(
+        &addr,
+        &[
+            "fail",
+            "plain",
+            "--partition",
+            "0",
+            "--offset",
+            "0",
+            "--reason",
+            "x",
+        ],
+    );
     assert_ne!(code, 0);
     assert!(stderr.contains("no retry policy"), "{stderr}");
     let (code, _, stderr) = cli(&addr, &["dlq", "list", "ok", "--state", "stuck"]);
@@ -164,9 +244,17 @@ fn http_admin_lists_and_fails() {
     let body = r#"{"topic":"web","partition":1,"offset":1,"reason":"bad total","class":"schema"}"#;
     let (status, reply) = http_request(&http, "POST", "/admin/fail", Some(body)).unwrap();
     assert_eq!(status, 200, "{reply}");
-    let (status, reply) = http_request(&http, "POST", "/admin/fail", Some(&body.replace("web", "nope"))).unwrap();
+    let (status, reply) = http_request(
+        &http,
+        "POST",
+        "/admin/fail",
+        Some(&body.replace("web", "nope")),
+    )
+    .unwrap();
     assert_eq!(status, 404, "{reply}");
-    client.fail(&fail_request("web", 0, 0, "slow", "timeout")).unwrap();
+    client
+        .fail(&fail_request("web", 0, 0, "slow", "timeout"))
+        .unwrap();
     wait_for_state(&mut client, "web", "poison", 1, Duration::from_secs(10));
     let (status, reply) = http_get(&http, "/admin/dlq/web?state=pending").unwrap();
     assert_eq!(status, 200, "{reply}");
@@ -176,16 +264,31 @@ fn http_admin_lists_and_fails() {
     let (status, reply) = http_get(&http, "/admin/dlq/web/1/1").unwrap();
     assert_eq!(status, 200, "{reply}");
     let shown: serde_json::Value = serde_json::from_str(&reply).unwrap();
-    let states: Vec<&str> = shown["entries"].as_array().unwrap().iter().map(|e| e["state"].as_str().unwrap()).collect();
+    let states: Vec<&str> = shown["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["state"].as_str().unwrap())
+        .collect();
     assert_eq!(states, vec!["pending", "poison"]);
     let (status, _) = http_get(&http, "/admin/dlq/web/1/3").unwrap();
     assert_eq!(status, 404);
-    let (status, reply) = http_request(&http, "POST", "/admin/dlq/web/purge", Some(r#"{"state":"pending"}"#)).unwrap();
+    let (status, reply) = http_request(
+        &http,
+        "POST",
+        "/admin/dlq/web/purge",
+        Some(r#"{"state":"pending"}"#),
+    )
+    .unwrap();
     assert_eq!(status, 200, "{reply}");
     let purged: serde_json::Value = serde_json::from_str(&reply).unwrap();
     assert_eq!(purged["changed"], 1);
     assert!(list(&mut client, "web", "pending").is_empty());
-    assert_eq!(list(&mut client, "web", "").len(), 1, "purged entries are hidden");
+    assert_eq!(
+        list(&mut client, "web", "").len(),
+        1,
+        "purged entries are hidden"
+    );
 }
 
 /// A webhook receiver on 127.0.0.1 that answers 200 and keeps each body.
@@ -210,8 +313,11 @@ fn webhook_receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
             }
             let mut body = vec![0u8; length];
             reader.read_exact(&mut body).unwrap();
-            kept.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            kept.lock()
+                .unwrap()
+                .push(serde_json::from_slice(&body).unwrap());
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         }
     });
     (url, bodies)
@@ -251,7 +357,13 @@ fn thousand_events_retry_poison_redrive() {
             seen.entry((delivery.record.partition, source_offset))
                 .or_default()
                 .push(delivery.attempt());
-            requests.push(fail_request(&delivery.topic, delivery.record.partition, delivery.record.offset, "always", "bug"));
+            requests.push(fail_request(
+                &delivery.topic,
+                delivery.record.partition,
+                delivery.record.offset,
+                "always",
+                "bug",
+            ));
         }
         fail_all(&mut fails, &requests);
     }
@@ -259,7 +371,12 @@ fn thousand_events_retry_poison_redrive() {
     for (event, attempts) in &seen {
         assert_eq!(attempts, &vec![1, 2, 3], "event {event:?}");
     }
-    let (code, stdout, stderr) = cli(&addr, &["dlq", "list", "orders", "--state", "poison", "--output", "json"]);
+    let (code, stdout, stderr) = cli(
+        &addr,
+        &[
+            "dlq", "list", "orders", "--state", "poison", "--output", "json",
+        ],
+    );
     assert_eq!(code, 0, "{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1_000);
@@ -270,9 +387,20 @@ fn thousand_events_retry_poison_redrive() {
     }
     // Alerts arrive aggregated: far fewer POSTs than poison events.
     let deadline = Instant::now() + Duration::from_secs(15);
-    let total = || bodies.lock().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).sum::<u64>();
+    let total = || {
+        bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| b["count"].as_u64().unwrap())
+            .sum::<u64>()
+    };
     while total() < 1_000 {
-        assert!(Instant::now() < deadline, "webhook got {} of 1000 poison events", total());
+        assert!(
+            Instant::now() < deadline,
+            "webhook got {} of 1000 poison events",
+            total()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let received = bodies.lock().unwrap().clone();

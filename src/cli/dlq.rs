@@ -95,10 +95,20 @@ pub fn run_fail(broker: &str, args: FailArgs) -> Result<(), CliError> {
         reason: args.reason,
         class: args.class.unwrap_or_default(),
     })?;
-    let what = if reply.changed { "recorded" } else { "already recorded" };
+    let what = if reply.changed {
+        "recorded"
+    } else {
+        "already recorded"
+    };
     println!(
         "{what}: {}/{} offset {} attempt {} state {} next_due_ms {} (dlq offset {})",
-        args.topic, args.partition, args.offset, reply.attempt, reply.state, reply.next_due_ms, reply.dlq_offset
+        args.topic,
+        args.partition,
+        args.offset,
+        reply.attempt,
+        reply.state,
+        reply.next_due_ms,
+        reply.dlq_offset
     );
     Ok(())
 }
@@ -139,7 +149,10 @@ pub fn run(broker: &str, command: DlqCommandArgs) -> Result<(), CliError> {
             })?;
             for entry in &reply.entries {
                 let value: serde_json::Value = serde_json::from_str(entry).unwrap_or_default();
-                println!("{}", serde_json::to_string_pretty(&value).unwrap_or_else(|_| entry.clone()));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&value).unwrap_or_else(|_| entry.clone())
+                );
             }
         }
         DlqCommandArgs::Redrive {
@@ -163,10 +176,17 @@ pub fn run(broker: &str, command: DlqCommandArgs) -> Result<(), CliError> {
             if dry_run {
                 println!("would redrive {} entries of {topic} to {to}", reply.matched);
             } else {
-                println!("redrove {} of {} entries of {topic} to {to}", reply.changed, reply.matched);
+                println!(
+                    "redrove {} of {} entries of {topic} to {to}",
+                    reply.changed, reply.matched
+                );
             }
         }
-        DlqCommandArgs::Purge { topic, state, before_ms } => {
+        DlqCommandArgs::Purge {
+            topic,
+            state,
+            before_ms,
+        } => {
             let reply = client.dlq(&DlqCommand::Purge {
                 topic: topic.clone(),
                 state: state.unwrap_or_default(),

@@ -43,11 +43,17 @@ impl Client {
         for _ in 0..requests.len() {
             let reply = conn.recv()?;
             let slot = slots.remove(&reply.header.correlation_id).ok_or_else(|| {
-                ClientError::Protocol(format!("reply with unknown correlation id {}", reply.header.correlation_id))
+                ClientError::Protocol(format!(
+                    "reply with unknown correlation id {}",
+                    reply.header.correlation_id
+                ))
             })?;
             replies[slot] = Some(decode(&reply.into_result()?)?);
         }
-        Ok(replies.into_iter().map(|reply| reply.expect("every slot answered")).collect())
+        Ok(replies
+            .into_iter()
+            .map(|reply| reply.expect("every slot answered"))
+            .collect())
     }
 
     /// Runs a dead-letter operator command.
@@ -66,7 +72,12 @@ impl Consumer {
     }
 
     /// As [`Consumer::fail`], with a reason class such as `timeout` or `schema`.
-    pub fn fail_with_class(&mut self, record: &Record, reason: &str, class: &str) -> Result<FailReply, ClientError> {
+    pub fn fail_with_class(
+        &mut self,
+        record: &Record,
+        reason: &str,
+        class: &str,
+    ) -> Result<FailReply, ClientError> {
         let request = FailRequest {
             topic: self.topic().to_owned(),
             partition: record.partition,
@@ -88,7 +99,9 @@ pub struct Delivery {
 impl Delivery {
     /// The delivery attempt: 1 for `T`, the `attempt` header for a retry copy.
     pub fn attempt(&self) -> u32 {
-        self.header("attempt").and_then(|a| a.parse().ok()).unwrap_or(1)
+        self.header("attempt")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(1)
     }
 
     /// The `idempotency_key` header of a retry copy.
@@ -114,7 +127,11 @@ pub struct RetryConsumer {
 
 impl RetryConsumer {
     /// Subscribes to every partition of `topic` and `topic.retry`.
-    pub fn connect(bootstrap: &str, topic: &str, config: ConsumerConfig) -> Result<RetryConsumer, ClientError> {
+    pub fn connect(
+        bootstrap: &str,
+        topic: &str,
+        config: ConsumerConfig,
+    ) -> Result<RetryConsumer, ClientError> {
         Ok(RetryConsumer {
             main: Consumer::connect(bootstrap, topic, None, config.clone())?,
             retry: Consumer::connect(bootstrap, &format!("{topic}{RETRY_SUFFIX}"), None, config)?,
@@ -142,8 +159,17 @@ impl RetryConsumer {
     }
 
     /// As [`RetryConsumer::fail`], with a reason class.
-    pub fn fail_with_class(&mut self, delivery: &Delivery, reason: &str, class: &str) -> Result<FailReply, ClientError> {
-        let consumer = if delivery.topic == self.main.topic() { &mut self.main } else { &mut self.retry };
+    pub fn fail_with_class(
+        &mut self,
+        delivery: &Delivery,
+        reason: &str,
+        class: &str,
+    ) -> Result<FailReply, ClientError> {
+        let consumer = if delivery.topic == self.main.topic() {
+            &mut self.main
+        } else {
+            &mut self.retry
+        };
         consumer.fail_with_class(&delivery.record, reason, class)
     }
 

@@ -83,7 +83,11 @@ fn source() -> String {
     "source".into()
 }
 
-async fn list(State(shared): State<Arc<BrokerShared>>, Path(topic): Path<String>, Query(query): Query<ListQuery>) -> Reply {
+async fn list(
+    State(shared): State<Arc<BrokerShared>>,
+    Path(topic): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> Reply {
     let command = DlqCommand::List {
         topic,
         state: query.state,
@@ -92,7 +96,10 @@ async fn list(State(shared): State<Arc<BrokerShared>>, Path(topic): Path<String>
     run(&shared, ShardRequest::DlqCommand(command)).await
 }
 
-async fn show(State(shared): State<Arc<BrokerShared>>, Path((topic, partition, offset)): Path<(String, u32, u64)>) -> Reply {
+async fn show(
+    State(shared): State<Arc<BrokerShared>>,
+    Path((topic, partition, offset)): Path<(String, u32, u64)>,
+) -> Reply {
     let command = DlqCommand::Show {
         topic,
         partition,
@@ -101,7 +108,11 @@ async fn show(State(shared): State<Arc<BrokerShared>>, Path((topic, partition, o
     run(&shared, ShardRequest::DlqCommand(command)).await
 }
 
-async fn redrive(State(shared): State<Arc<BrokerShared>>, Path(topic): Path<String>, Json(body): Json<RedriveBody>) -> Reply {
+async fn redrive(
+    State(shared): State<Arc<BrokerShared>>,
+    Path(topic): Path<String>,
+    Json(body): Json<RedriveBody>,
+) -> Reply {
     let command = DlqCommand::Redrive {
         topic,
         state: body.state,
@@ -112,7 +123,11 @@ async fn redrive(State(shared): State<Arc<BrokerShared>>, Path(topic): Path<Stri
     run(&shared, ShardRequest::DlqCommand(command)).await
 }
 
-async fn purge(State(shared): State<Arc<BrokerShared>>, Path(topic): Path<String>, Json(body): Json<PurgeBody>) -> Reply {
+async fn purge(
+    State(shared): State<Arc<BrokerShared>>,
+    Path(topic): Path<String>,
+    Json(body): Json<PurgeBody>,
+) -> Reply {
     let command = DlqCommand::Purge {
         topic,
         state: body.state,
@@ -155,7 +170,8 @@ async fn run_on(shared: &BrokerShared, shard: usize, request: ShardRequest) -> R
                 .iter()
                 .map(|entry| serde_json::from_str(entry).unwrap_or(Value::Null))
                 .collect();
-            let body = json!({"matched": reply.matched, "changed": reply.changed, "entries": entries});
+            let body =
+                json!({"matched": reply.matched, "changed": reply.changed, "entries": entries});
             (StatusCode::OK, Json(body))
         }
         Ok(ReplyBody::Fail(reply)) => {
@@ -168,17 +184,27 @@ async fn run_on(shared: &BrokerShared, shard: usize, request: ShardRequest) -> R
             });
             (StatusCode::OK, Json(body))
         }
-        Ok(_) => error_reply(&ApiError::new(ErrorCode::UnknownServerError, "unexpected reply kind")),
+        Ok(_) => error_reply(&ApiError::new(
+            ErrorCode::UnknownServerError,
+            "unexpected reply kind",
+        )),
         Err(err) => error_reply(&err),
     }
 }
 
 fn error_reply(err: &ApiError) -> Reply {
     let status = match err.code {
-        ErrorCode::UnknownTopic | ErrorCode::UnknownPartition | ErrorCode::DlqEntryNotFound => StatusCode::NOT_FOUND,
-        ErrorCode::InvalidRequest | ErrorCode::NoRetryPolicy | ErrorCode::OffsetOutOfRange => StatusCode::BAD_REQUEST,
+        ErrorCode::UnknownTopic | ErrorCode::UnknownPartition | ErrorCode::DlqEntryNotFound => {
+            StatusCode::NOT_FOUND
+        }
+        ErrorCode::InvalidRequest | ErrorCode::NoRetryPolicy | ErrorCode::OffsetOutOfRange => {
+            StatusCode::BAD_REQUEST
+        }
         ErrorCode::ShuttingDown | ErrorCode::DiskFull => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    (status, Json(json!({"error_code": err.code.name(), "message": err.message})))
+    (
+        status,
+        Json(json!({"error_code": err.code.name(), "message": err.message})),
+    )
 }

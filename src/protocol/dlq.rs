@@ -83,9 +83,17 @@ impl Body for FailReply {
 #[derive(Clone, Debug, PartialEq)]
 pub enum DlqCommand {
     /// Entries in `state` (every state but purged when empty), at most `limit`.
-    List { topic: String, state: String, limit: u32 },
+    List {
+        topic: String,
+        state: String,
+        limit: u32,
+    },
     /// Every record of the entries of one source event, oldest first.
-    Show { topic: String, partition: u32, offset: u64 },
+    Show {
+        topic: String,
+        partition: u32,
+        offset: u64,
+    },
     /// Re-publishes entries in `state` to `to` (`source` or `retry`).
     Redrive {
         topic: String,
@@ -97,7 +105,11 @@ pub enum DlqCommand {
     },
     /// Marks entries in `state` (any when empty) whose last failure is
     /// before `before_ms` (any when 0) as purged.
-    Purge { topic: String, state: String, before_ms: i64 },
+    Purge {
+        topic: String,
+        state: String,
+        before_ms: i64,
+    },
 }
 
 impl DlqCommand {
@@ -115,7 +127,11 @@ impl DlqCommand {
     /// Writes the body; the API key tells the kind, see [`DlqCommand::kind`].
     pub fn encode(&self, buf: &mut BytesMut) {
         match self {
-            DlqCommand::List { topic, state, limit } => {
+            DlqCommand::List {
+                topic,
+                state,
+                limit,
+            } => {
                 put_str(buf, topic);
                 put_str(buf, state);
                 buf.put_u32(*limit);
@@ -256,7 +272,10 @@ mod tests {
         };
         let mut buf = BytesMut::new();
         request.encode(&mut buf);
-        assert_eq!(FailRequest::decode(&mut Reader::new(&buf)).unwrap(), request);
+        assert_eq!(
+            FailRequest::decode(&mut Reader::new(&buf)).unwrap(),
+            request
+        );
         let reply = FailReply {
             changed: true,
             dlq_offset: 7,

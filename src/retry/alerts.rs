@@ -99,11 +99,16 @@ pub async fn raise(ctx: &Rc<ShardCtx>, entries: &[DlqEntry]) {
         return;
     }
     let now = now_ms();
-    let alerts: Vec<PoisonAlert> = entries.iter().map(|e| PoisonAlert::from_entry(e, now)).collect();
+    let alerts: Vec<PoisonAlert> = entries
+        .iter()
+        .map(|e| PoisonAlert::from_entry(e, now))
+        .collect();
     if let Some(queue) = QUEUE.get() {
         for alert in &alerts {
             if queue.try_send(alert.clone()).is_err() {
-                metrics::global().alerts_failed.fetch_add(1, Ordering::Relaxed);
+                metrics::global()
+                    .alerts_failed
+                    .fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -215,7 +220,11 @@ fn split_url(url: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("'{url}' is not an http:// URL"))?;
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
-    let address = if authority.contains(':') { authority.to_owned() } else { format!("{authority}:80") };
+    let address = if authority.contains(':') {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    };
     Ok((address, path.to_owned()))
 }
 
@@ -227,17 +236,26 @@ fn post_json(url: &str, json: &str, timeout: Duration) -> Result<(), String> {
         .map_err(|err| format!("cannot resolve {address}: {err}"))?
         .next()
         .ok_or_else(|| format!("{address} resolves to no address"))?;
-    let mut stream = TcpStream::connect_timeout(&socket, timeout).map_err(|err| format!("connect: {err}"))?;
-    stream.set_read_timeout(Some(timeout)).map_err(|err| err.to_string())?;
-    stream.set_write_timeout(Some(timeout)).map_err(|err| err.to_string())?;
+    let mut stream =
+        TcpStream::connect_timeout(&socket, timeout).map_err(|err| format!("connect: {err}"))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|err| err.to_string())?;
+    stream
+        .set_write_timeout(Some(timeout))
+        .map_err(|err| err.to_string())?;
     let request = format!(
         "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{json}",
         json.len()
     );
-    stream.write_all(request.as_bytes()).map_err(|err| format!("send: {err}"))?;
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|err| format!("send: {err}"))?;
     let mut status_line = [0u8; 12];
-    stream.read_exact(&mut status_line).map_err(|err| format!("read status: {err}"))?;
+    stream
+        .read_exact(&mut status_line)
+        .map_err(|err| format!("read status: {err}"))?;
     let status = std::str::from_utf8(&status_line[9..12]).unwrap_or("");
     if status.starts_with('2') {
         return Ok(());
@@ -251,8 +269,14 @@ mod tests {
 
     #[test]
     fn urls_split() {
-        assert_eq!(split_url("http://127.0.0.1:9000/hook").unwrap(), ("127.0.0.1:9000".into(), "/hook".into()));
-        assert_eq!(split_url("http://example.com").unwrap(), ("example.com:80".into(), "/".into()));
+        assert_eq!(
+            split_url("http://127.0.0.1:9000/hook").unwrap(),
+            ("127.0.0.1:9000".into(), "/hook".into())
+        );
+        assert_eq!(
+            split_url("http://example.com").unwrap(),
+            ("example.com:80".into(), "/".into())
+        );
         assert!(split_url("https://example.com").is_err());
     }
 }

@@ -63,7 +63,10 @@ pub async fn run(ctx: Rc<ShardCtx>, command: DlqCommand) -> ShardResult {
             merged.entries.truncate(*limit as usize);
         }
     }
-    if let DlqCommand::Show { partition, offset, .. } = &command {
+    if let DlqCommand::Show {
+        partition, offset, ..
+    } = &command
+    {
         if merged.entries.is_empty() {
             return Err(ApiError::new(
                 ErrorCode::DlqEntryNotFound,
@@ -92,7 +95,9 @@ fn parse_state(text: &str) -> Result<Option<EntryState>, ApiError> {
 
 fn check_command(command: &DlqCommand) -> Result<(), ApiError> {
     match command {
-        DlqCommand::List { state, .. } | DlqCommand::Purge { state, .. } => parse_state(state).map(|_| ()),
+        DlqCommand::List { state, .. } | DlqCommand::Purge { state, .. } => {
+            parse_state(state).map(|_| ())
+        }
         DlqCommand::Redrive { state, to, .. } => {
             parse_state(state)?;
             if to != "source" && to != "retry" {
@@ -110,16 +115,26 @@ fn check_command(command: &DlqCommand) -> Result<(), ApiError> {
 fn view(indexed: &Indexed) -> String {
     let view = EntryView {
         entry: &indexed.entry,
-        key: indexed.key.as_deref().map(|k| String::from_utf8_lossy(k).into_owned()),
+        key: indexed
+            .key
+            .as_deref()
+            .map(|k| String::from_utf8_lossy(k).into_owned()),
         dlq_offset: indexed.dlq_offset,
     };
     serde_json::to_string(&view).expect("entry serializes")
 }
 
 /// Runs `command` on one partition this shard owns.
-pub async fn run_partition(ctx: Rc<ShardCtx>, source: Arc<TopicMeta>, partition: u32, command: DlqCommand) -> ShardResult {
+pub async fn run_partition(
+    ctx: Rc<ShardCtx>,
+    source: Arc<TopicMeta>,
+    partition: u32,
+    command: DlqCommand,
+) -> ShardResult {
     let reply = match command {
-        DlqCommand::List { state, limit, .. } => list(&ctx, &source, partition, parse_state(&state)?, limit),
+        DlqCommand::List { state, limit, .. } => {
+            list(&ctx, &source, partition, parse_state(&state)?, limit)
+        }
         DlqCommand::Show { offset, .. } => show(&ctx, &source, partition, offset).await?,
         DlqCommand::Redrive {
             state,
@@ -129,9 +144,20 @@ pub async fn run_partition(ctx: Rc<ShardCtx>, source: Arc<TopicMeta>, partition:
             ..
         } => {
             let state = parse_state(&state)?.unwrap_or(EntryState::Poison);
-            redrive(&ctx, &source, partition, state, to == "retry", rate_per_s, dry_run).await?
+            redrive(
+                &ctx,
+                &source,
+                partition,
+                state,
+                to == "retry",
+                rate_per_s,
+                dry_run,
+            )
+            .await?
         }
-        DlqCommand::Purge { state, before_ms, .. } => purge(&ctx, &source, partition, parse_state(&state)?, before_ms).await?,
+        DlqCommand::Purge {
+            state, before_ms, ..
+        } => purge(&ctx, &source, partition, parse_state(&state)?, before_ms).await?,
     };
     Ok(ReplyBody::Dlq(reply))
 }
@@ -144,20 +170,38 @@ fn state_matches(entry: &DlqEntry, state: Option<EntryState>) -> bool {
     }
 }
 
-fn list(ctx: &ShardCtx, source: &TopicMeta, partition: u32, state: Option<EntryState>, limit: u32) -> DlqReply {
+fn list(
+    ctx: &ShardCtx,
+    source: &TopicMeta,
+    partition: u32,
+    state: Option<EntryState>,
+    limit: u32,
+) -> DlqReply {
     ctx.retry.with_index(source, partition, |index| {
         let selected = index.sorted(|indexed| state_matches(&indexed.entry, state));
-        let shown = if limit == 0 { selected.len() } else { selected.len().min(limit as usize) };
+        let shown = if limit == 0 {
+            selected.len()
+        } else {
+            selected.len().min(limit as usize)
+        };
         DlqReply {
             matched: selected.len() as u64,
             changed: 0,
-            entries: selected[..shown].iter().map(|(_, indexed)| view(indexed)).collect(),
+            entries: selected[..shown]
+                .iter()
+                .map(|(_, indexed)| view(indexed))
+                .collect(),
         }
     })
 }
 
 /// Every record of every generation of the entry for `offset`, oldest first.
-async fn show(ctx: &ShardCtx, source: &TopicMeta, partition: u32, offset: u64) -> Result<DlqReply, ApiError> {
+async fn show(
+    ctx: &ShardCtx,
+    source: &TopicMeta,
+    partition: u32,
+    offset: u64,
+) -> Result<DlqReply, ApiError> {
     let dlq_meta = companion(&ctx.shared.catalog(), &dlq_topic(&source.name))?;
     let log = owned_partition(ctx, &dlq_meta, partition)?;
     let mut entries = Vec::new();
@@ -211,19 +255,33 @@ async fn redrive(
         });
     }
     let catalog = ctx.shared.catalog();
-    let target = if to_retry { companion(&catalog, &retry_topic(&source.name))? } else { source.clone() };
+    let target = if to_retry {
+        companion(&catalog, &retry_topic(&source.name))?
+    } else {
+        source.clone()
+    };
     let dlq_meta = companion(&catalog, &dlq_topic(&source.name))?;
     let dlq_log = owned_partition(ctx, &dlq_meta, partition)?;
-    let step = if rate_per_s == 0 { REDRIVE_BATCH_MAX } else { (rate_per_s as usize / 10).clamp(1, REDRIVE_BATCH_MAX) };
+    let step = if rate_per_s == 0 {
+        REDRIVE_BATCH_MAX
+    } else {
+        (rate_per_s as usize / 10).clamp(1, REDRIVE_BATCH_MAX)
+    };
     let mut changed = 0u64;
     for chunk in selected.chunks(step) {
         let now = now_ms();
         let mut copies = BatchBuilder::new(now);
         for indexed in chunk {
-            let payload = read_record(&dlq_log, &dlq_meta.name, partition, indexed.payload_offset).await?;
+            let payload =
+                read_record(&dlq_log, &dlq_meta.name, partition, indexed.payload_offset).await?;
             let generation = indexed.entry.redrive_generation.saturating_add(1);
             let headers = copy_headers(&indexed.entry, 1, generation);
-            copies.push(now, payload.key.as_deref(), payload.value.as_deref(), &headers.as_pairs());
+            copies.push(
+                now,
+                payload.key.as_deref(),
+                payload.value.as_deref(),
+                &headers.as_pairs(),
+            );
         }
         let request = ShardRequest::Produce {
             topic: target.clone(),
@@ -232,10 +290,14 @@ async fn redrive(
             records: copies.finish(),
         };
         route::submit(ctx, ctx.id, request).await.await?;
-        let written = append_states(ctx, source, partition, chunk.to_vec(), EntryState::Redriven).await?;
+        let written =
+            append_states(ctx, source, partition, chunk.to_vec(), EntryState::Redriven).await?;
         changed += written.len() as u64;
         if rate_per_s > 0 {
-            runtime::sleep(Duration::from_millis(chunk.len() as u64 * 1000 / u64::from(rate_per_s))).await;
+            runtime::sleep(Duration::from_millis(
+                chunk.len() as u64 * 1000 / u64::from(rate_per_s),
+            ))
+            .await;
         }
     }
     info!(target: "ringbus::retry", topic = %source.name, partition, to = %target.name, count = changed,
@@ -258,7 +320,8 @@ async fn purge(
     let selected: Vec<Indexed> = ctx.retry.with_index(source, partition, |index| {
         index
             .sorted(|indexed| {
-                state_matches(&indexed.entry, state) && (before_ms <= 0 || indexed.entry.last_failure_ms < before_ms)
+                state_matches(&indexed.entry, state)
+                    && (before_ms <= 0 || indexed.entry.last_failure_ms < before_ms)
             })
             .into_iter()
             .map(|(_, indexed)| indexed.clone())

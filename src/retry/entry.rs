@@ -161,7 +161,8 @@ impl DlqEntry {
         };
         let state = get(header::STATE)?;
         Ok(DlqEntry {
-            state: EntryState::parse(state).ok_or_else(|| format!("unknown dlq_state '{state}'"))?,
+            state: EntryState::parse(state)
+                .ok_or_else(|| format!("unknown dlq_state '{state}'"))?,
             source_topic: get(header::SOURCE_TOPIC)?.to_owned(),
             source_partition: number(header::SOURCE_PARTITION)? as u32,
             source_offset: number(header::SOURCE_OFFSET)? as u64,
@@ -204,7 +205,13 @@ pub fn push_reason(history: &mut Vec<String>, reason: &str) {
 
 /// The idempotency key of a re-publish: the event identity and the attempt
 /// number the re-published copy is.
-pub fn idempotency_key(topic: &str, partition: u32, offset: u64, generation: u32, attempt: u32) -> String {
+pub fn idempotency_key(
+    topic: &str,
+    partition: u32,
+    offset: u64,
+    generation: u32,
+    attempt: u32,
+) -> String {
     format!("{topic}/{partition}/{offset}/g{generation}/a{attempt}")
 }
 

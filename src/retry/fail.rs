@@ -34,7 +34,12 @@ struct Identity {
 
 /// Handles a Fail for an event of `failed` (the source topic `source` or
 /// its retry topic).
-pub async fn fail(ctx: Rc<ShardCtx>, source: Arc<TopicMeta>, failed: Arc<TopicMeta>, request: FailRequest) -> ShardResult {
+pub async fn fail(
+    ctx: Rc<ShardCtx>,
+    source: Arc<TopicMeta>,
+    failed: Arc<TopicMeta>,
+    request: FailRequest,
+) -> ShardResult {
     let partition = request.partition;
     let failed_log = owned_partition(&ctx, &failed, partition)?;
     let dlq_meta = companion(&ctx.shared.catalog(), &dlq_topic(&source.name))?;
@@ -48,7 +53,10 @@ pub async fn fail(ctx: Rc<ShardCtx>, source: Arc<TopicMeta>, failed: Arc<TopicMe
     let existing = ctx
         .retry
         .with_index(&source, partition, |index| index.entries.get(&key).cloned());
-    if let Some(current) = existing.as_ref().filter(|c| c.entry.attempt >= identity.attempt) {
+    if let Some(current) = existing
+        .as_ref()
+        .filter(|c| c.entry.attempt >= identity.attempt)
+    {
         // The same attempt (or an older one) was already reported. Reply
         // once its record is durable, so a repeat never acknowledges early.
         dlq_log
@@ -61,8 +69,15 @@ pub async fn fail(ctx: Rc<ShardCtx>, source: Arc<TopicMeta>, failed: Arc<TopicMe
     }
     check_disk(&ctx)?;
     let now = now_ms();
-    let policy = source.config.retry_policy().expect("resolved source has a policy");
-    let class = if request.class.is_empty() { DEFAULT_CLASS } else { request.class.as_str() };
+    let policy = source
+        .config
+        .retry_policy()
+        .expect("resolved source has a policy");
+    let class = if request.class.is_empty() {
+        DEFAULT_CLASS
+    } else {
+        request.class.as_str()
+    };
     let identity_hash = event_identity(&source.name, partition, identity.source_offset);
     let delay_ms = match policy.decide(identity.attempt, class, identity_hash) {
         RetryDecision::Retry { delay_ms, .. } => delay_ms,
@@ -92,7 +107,12 @@ pub async fn fail(ctx: Rc<ShardCtx>, source: Arc<TopicMeta>, failed: Arc<TopicMe
     };
     let headers = entry.headers();
     let mut builder = BatchBuilder::new(now);
-    builder.push(now, record.key.as_deref(), record.value.as_deref(), &headers.as_pairs());
+    builder.push(
+        now,
+        record.key.as_deref(),
+        record.value.as_deref(),
+        &headers.as_pairs(),
+    );
     let info = dlq_log
         .append(builder.finish())
         .map_err(|err| storage_error(err, &dlq_meta.name, partition))?;
@@ -105,7 +125,9 @@ pub async fn fail(ctx: Rc<ShardCtx>, source: Arc<TopicMeta>, failed: Arc<TopicMe
         .wait_durable(info.last_offset)
         .await
         .map_err(|err| storage_error(err, &dlq_meta.name, partition))?;
-    metrics::global().fails_accepted.fetch_add(1, Ordering::Relaxed);
+    metrics::global()
+        .fails_accepted
+        .fetch_add(1, Ordering::Relaxed);
     ctx.retry
         .schedule(&source, partition, key, entry.attempt, entry.next_due_ms);
     Ok(reply(true, info.base_offset, &entry))
@@ -124,7 +146,11 @@ fn reply(changed: bool, dlq_offset: u64, entry: &DlqEntry) -> ReplyBody {
 /// Works out which event and attempt a failed record is. A record of `T`
 /// is attempt 1 of itself, unless an operator redrive put it there; a
 /// record of `T.retry` names its source and attempt in its headers.
-fn identify(source: &TopicMeta, failed: &TopicMeta, record: &OwnedRecord) -> Result<Identity, ApiError> {
+fn identify(
+    source: &TopicMeta,
+    failed: &TopicMeta,
+    record: &OwnedRecord,
+) -> Result<Identity, ApiError> {
     let from_retry = failed.id != source.id;
     let redriven = record.header(header::GENERATION).is_some();
     if !from_retry && !redriven {
@@ -136,7 +162,9 @@ fn identify(source: &TopicMeta, failed: &TopicMeta, record: &OwnedRecord) -> Res
         });
     }
     let number = |name: &str| -> Result<u64, ApiError> {
-        let text = record.header(name).ok_or_else(|| invalid_copy(failed, record, name))?;
+        let text = record
+            .header(name)
+            .ok_or_else(|| invalid_copy(failed, record, name))?;
         text.parse().map_err(|_| invalid_copy(failed, record, name))
     };
     let carried_history = record
@@ -146,7 +174,9 @@ fn identify(source: &TopicMeta, failed: &TopicMeta, record: &OwnedRecord) -> Res
     Ok(Identity {
         source_offset: number(header::SOURCE_OFFSET)?,
         generation: u32::try_from(number(header::GENERATION)?).unwrap_or(u32::MAX),
-        attempt: u32::try_from(number(header::ATTEMPT)?).unwrap_or(u32::MAX).max(1),
+        attempt: u32::try_from(number(header::ATTEMPT)?)
+            .unwrap_or(u32::MAX)
+            .max(1),
         carried_history,
     })
 }

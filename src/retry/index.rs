@@ -51,7 +51,12 @@ impl PartitionIndex {
 
     /// Records that the entry in `entry` was appended at `dlq_offset`. The
     /// previous timer, if any, is returned for the caller to cancel.
-    pub fn apply(&mut self, entry: DlqEntry, key: Option<Bytes>, dlq_offset: u64) -> Option<TimerId> {
+    pub fn apply(
+        &mut self,
+        entry: DlqEntry,
+        key: Option<Bytes>,
+        dlq_offset: u64,
+    ) -> Option<TimerId> {
         let entry_key = (entry.source_offset, entry.redrive_generation);
         let state = entry.state;
         let previous = self.entries.get(&entry_key);
@@ -83,15 +88,20 @@ impl PartitionIndex {
             Ok(entry) => {
                 self.apply(entry, record.key, record.offset);
             }
-            Err(reason) => warn!(target: "ringbus::retry", topic, partition, offset = record.offset,
-                                 %reason, "skipping a record that is not a dead-letter entry"),
+            Err(reason) => {
+                warn!(target: "ringbus::retry", topic, partition, offset = record.offset,
+                                 %reason, "skipping a record that is not a dead-letter entry")
+            }
         }
     }
 
     /// Sets the timer of a pending entry, unless the entry changed since.
     pub fn set_timer(&mut self, key: EntryKey, attempt: u32, timer: TimerId) -> bool {
         match self.entries.get_mut(&key) {
-            Some(indexed) if indexed.entry.state == EntryState::Pending && indexed.entry.attempt == attempt => {
+            Some(indexed)
+                if indexed.entry.state == EntryState::Pending
+                    && indexed.entry.attempt == attempt =>
+            {
                 indexed.timer = Some(timer);
                 true
             }

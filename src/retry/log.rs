@@ -51,11 +51,19 @@ impl OwnedRecord {
 }
 
 fn corrupt(topic: &str, partition: u32, err: batch::BatchError) -> ApiError {
-    ApiError::new(ErrorCode::StorageError, format!("{topic}/{partition}: {err}"))
+    ApiError::new(
+        ErrorCode::StorageError,
+        format!("{topic}/{partition}: {err}"),
+    )
 }
 
 /// Reads the record at `offset`, or OFFSET_OUT_OF_RANGE naming the valid range.
-pub async fn read_record(log: &Partition, topic: &str, partition: u32, offset: u64) -> Result<OwnedRecord, ApiError> {
+pub async fn read_record(
+    log: &Partition,
+    topic: &str,
+    partition: u32,
+    offset: u64,
+) -> Result<OwnedRecord, ApiError> {
     let start = log.log_start_offset();
     let end = log.high_watermark();
     let missing = || {

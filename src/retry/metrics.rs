@@ -66,34 +66,78 @@ impl RetryMetrics {
     pub fn timer_fired(&self, due_ms: u64, now_ms: u64) {
         let late_ms = now_ms.saturating_sub(due_ms);
         self.timers_fired.fetch_add(1, Ordering::Relaxed);
-        self.timer_lateness_ms_sum.fetch_add(late_ms, Ordering::Relaxed);
-        self.timer_lateness_ms_max.fetch_max(late_ms, Ordering::Relaxed);
+        self.timer_lateness_ms_sum
+            .fetch_add(late_ms, Ordering::Relaxed);
+        self.timer_lateness_ms_max
+            .fetch_max(late_ms, Ordering::Relaxed);
     }
 
     /// Appends the metrics in the Prometheus text format.
     pub fn render(&self, out: &mut String) {
         let counters = [
-            ("ringbus_dlq_fails_total", "Fail reports that appended a dead-letter record.", &self.fails_accepted),
-            ("ringbus_dlq_retries_published_total", "Events re-published to retry topics.", &self.retries_published),
-            ("ringbus_dlq_poison_events_total", "Events marked poison.", &self.poison_events),
-            ("ringbus_dlq_timers_fired_total", "Retry timers fired.", &self.timers_fired),
-            ("ringbus_dlq_timer_lateness_ms_sum", "Total lateness of fired retry timers, in ms.", &self.timer_lateness_ms_sum),
-            ("ringbus_alerts_sent_total", "Webhook alert POSTs that succeeded.", &self.alerts_sent),
-            ("ringbus_alerts_failed_total", "Webhook alert POSTs that failed after retries.", &self.alerts_failed),
+            (
+                "ringbus_dlq_fails_total",
+                "Fail reports that appended a dead-letter record.",
+                &self.fails_accepted,
+            ),
+            (
+                "ringbus_dlq_retries_published_total",
+                "Events re-published to retry topics.",
+                &self.retries_published,
+            ),
+            (
+                "ringbus_dlq_poison_events_total",
+                "Events marked poison.",
+                &self.poison_events,
+            ),
+            (
+                "ringbus_dlq_timers_fired_total",
+                "Retry timers fired.",
+                &self.timers_fired,
+            ),
+            (
+                "ringbus_dlq_timer_lateness_ms_sum",
+                "Total lateness of fired retry timers, in ms.",
+                &self.timer_lateness_ms_sum,
+            ),
+            (
+                "ringbus_alerts_sent_total",
+                "Webhook alert POSTs that succeeded.",
+                &self.alerts_sent,
+            ),
+            (
+                "ringbus_alerts_failed_total",
+                "Webhook alert POSTs that failed after retries.",
+                &self.alerts_failed,
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
         }
         let gauges = [
-            ("ringbus_dlq_timers_pending", "Retry timers waiting in the timing wheels.", self.timers_pending.load(Ordering::Relaxed)),
-            ("ringbus_dlq_timer_lateness_ms_max", "Largest lateness of a fired retry timer, in ms.", self.timer_lateness_ms_max.load(Ordering::Relaxed) as i64),
+            (
+                "ringbus_dlq_timers_pending",
+                "Retry timers waiting in the timing wheels.",
+                self.timers_pending.load(Ordering::Relaxed),
+            ),
+            (
+                "ringbus_dlq_timer_lateness_ms_max",
+                "Largest lateness of a fired retry timer, in ms.",
+                self.timer_lateness_ms_max.load(Ordering::Relaxed) as i64,
+            ),
         ];
         for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
         }
         let name = "ringbus_dlq_depth";
-        let _ = writeln!(out, "# HELP {name} Dead-letter entries per source topic and state.");
+        let _ = writeln!(
+            out,
+            "# HELP {name} Dead-letter entries per source topic and state."
+        );
         let _ = writeln!(out, "# TYPE {name} gauge");
         let topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
         for (topic, gauges) in topics.iter() {
@@ -134,10 +178,25 @@ mod tests {
         metrics.timer_fired(100, 102);
         let mut text = String::new();
         metrics.render(&mut text);
-        assert!(text.contains("ringbus_dlq_depth{topic=\"orders\",state=\"pending\"} 1\n"), "{text}");
-        assert!(text.contains("ringbus_dlq_depth{topic=\"orders\",state=\"poison\"} 1\n"), "{text}");
-        assert!(text.contains("ringbus_dlq_retries_published_total 3\n"), "{text}");
-        assert!(text.contains("ringbus_dlq_timer_lateness_ms_max 7\n"), "{text}");
-        assert!(text.contains("ringbus_dlq_timer_lateness_ms_sum 9\n"), "{text}");
+        assert!(
+            text.contains("ringbus_dlq_depth{topic=\"orders\",state=\"pending\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ringbus_dlq_depth{topic=\"orders\",state=\"poison\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ringbus_dlq_retries_published_total 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ringbus_dlq_timer_lateness_ms_max 7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ringbus_dlq_timer_lateness_ms_sum 9\n"),
+            "{text}"
+        );
     }
 }

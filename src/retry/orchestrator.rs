@@ -44,7 +44,9 @@ pub async fn run(ctx: Rc<ShardCtx>) {
         ctx.retry.wheel.borrow_mut().advance(now, &mut fired);
         if !fired.is_empty() {
             let counters = metrics::global();
-            counters.timers_pending.fetch_sub(fired.len() as i64, Ordering::Relaxed);
+            counters
+                .timers_pending
+                .fetch_sub(fired.len() as i64, Ordering::Relaxed);
             for (due_ms, _) in &fired {
                 counters.timer_fired(*due_ms, now);
             }
@@ -52,8 +54,14 @@ pub async fn run(ctx: Rc<ShardCtx>) {
             continue;
         }
         let next = ctx.retry.wheel.borrow().next_due_ms();
-        let wait_ms = next.map_or(IDLE_WAIT_MS, |due| due.saturating_sub(now).clamp(1, IDLE_WAIT_MS));
-        runtime::timeout(Duration::from_millis(wait_ms), ctx.retry.wake_receiver.recv()).await;
+        let wait_ms = next.map_or(IDLE_WAIT_MS, |due| {
+            due.saturating_sub(now).clamp(1, IDLE_WAIT_MS)
+        });
+        runtime::timeout(
+            Duration::from_millis(wait_ms),
+            ctx.retry.wake_receiver.recv(),
+        )
+        .await;
     }
 }
 
@@ -61,7 +69,10 @@ pub async fn run(ctx: Rc<ShardCtx>) {
 async fn process_due(ctx: &Rc<ShardCtx>, fired: Vec<(u64, TimerRef)>) {
     let mut groups: BTreeMap<(u32, u32), Vec<TimerRef>> = BTreeMap::new();
     for (_, timer) in fired {
-        groups.entry((timer.topic_id, timer.partition)).or_default().push(timer);
+        groups
+            .entry((timer.topic_id, timer.partition))
+            .or_default()
+            .push(timer);
     }
     for ((topic_id, partition), timers) in groups {
         let source = ctx
@@ -84,13 +95,19 @@ async fn process_due(ctx: &Rc<ShardCtx>, fired: Vec<(u64, TimerRef)>) {
 }
 
 /// The entries of `timers` that are still pending at the timer's attempt.
-fn still_due(ctx: &ShardCtx, source: &TopicMeta, partition: u32, timers: &[TimerRef]) -> Vec<Indexed> {
+fn still_due(
+    ctx: &ShardCtx,
+    source: &TopicMeta,
+    partition: u32,
+    timers: &[TimerRef],
+) -> Vec<Indexed> {
     ctx.retry.with_index(source, partition, |index| {
         timers
             .iter()
             .filter_map(|timer| {
                 let indexed = index.entries.get_mut(&timer.key)?;
-                let current = indexed.entry.state == EntryState::Pending && indexed.entry.attempt == timer.attempt;
+                let current = indexed.entry.state == EntryState::Pending
+                    && indexed.entry.attempt == timer.attempt;
                 if !current {
                     return None;
                 }
@@ -101,8 +118,16 @@ fn still_due(ctx: &ShardCtx, source: &TopicMeta, partition: u32, timers: &[Timer
     })
 }
 
-async fn process_chunk(ctx: &Rc<ShardCtx>, source: &Arc<TopicMeta>, partition: u32, timers: &[TimerRef]) -> Result<(), ApiError> {
-    let policy = source.config.retry_policy().expect("topics with timers have a policy");
+async fn process_chunk(
+    ctx: &Rc<ShardCtx>,
+    source: &Arc<TopicMeta>,
+    partition: u32,
+    timers: &[TimerRef],
+) -> Result<(), ApiError> {
+    let policy = source
+        .config
+        .retry_policy()
+        .expect("topics with timers have a policy");
     let mut retries = Vec::new();
     let mut poisons = Vec::new();
     for indexed in still_due(ctx, source, partition, timers) {
@@ -133,7 +158,13 @@ pub fn copy_headers(entry: &DlqEntry, attempt: u32, generation: u32) -> Headers 
         (header::GENERATION, generation.to_string()),
         (
             header::IDEMPOTENCY_KEY,
-            idempotency_key(&entry.source_topic, entry.source_partition, entry.source_offset, generation, attempt),
+            idempotency_key(
+                &entry.source_topic,
+                entry.source_partition,
+                entry.source_offset,
+                generation,
+                attempt,
+            ),
         ),
         (header::REASON_HISTORY, history),
         (header::REASON, entry.reason.clone()),
@@ -143,7 +174,12 @@ pub fn copy_headers(entry: &DlqEntry, attempt: u32, generation: u32) -> Headers 
 
 /// Appends the copies to `T.retry`, syncs them, then appends and syncs the
 /// `retried` states.
-async fn republish(ctx: &Rc<ShardCtx>, source: &Arc<TopicMeta>, partition: u32, due: Vec<(Indexed, u32)>) -> Result<(), ApiError> {
+async fn republish(
+    ctx: &Rc<ShardCtx>,
+    source: &Arc<TopicMeta>,
+    partition: u32,
+    due: Vec<(Indexed, u32)>,
+) -> Result<(), ApiError> {
     let catalog = ctx.shared.catalog();
     let retry_meta = companion(&catalog, &retry_topic(&source.name))?;
     let dlq_meta = companion(&catalog, &dlq_topic(&source.name))?;
@@ -152,9 +188,15 @@ async fn republish(ctx: &Rc<ShardCtx>, source: &Arc<TopicMeta>, partition: u32, 
     let now = now_ms();
     let mut copies = BatchBuilder::new(now);
     for (indexed, attempt) in &due {
-        let payload = read_record(&dlq_log, &dlq_meta.name, partition, indexed.payload_offset).await?;
+        let payload =
+            read_record(&dlq_log, &dlq_meta.name, partition, indexed.payload_offset).await?;
         let headers = copy_headers(&indexed.entry, *attempt, indexed.entry.redrive_generation);
-        copies.push(now, payload.key.as_deref(), payload.value.as_deref(), &headers.as_pairs());
+        copies.push(
+            now,
+            payload.key.as_deref(),
+            payload.value.as_deref(),
+            &headers.as_pairs(),
+        );
     }
     let info = retry_log
         .append(copies.finish())
@@ -188,7 +230,10 @@ pub async fn append_states(
     let mut written = Vec::new();
     ctx.retry.with_index(source, partition, |index| {
         for indexed in entries {
-            let key = (indexed.entry.source_offset, indexed.entry.redrive_generation);
+            let key = (
+                indexed.entry.source_offset,
+                indexed.entry.redrive_generation,
+            );
             let unchanged = index
                 .entries
                 .get(&key)
@@ -212,7 +257,9 @@ pub async fn append_states(
         written
             .iter()
             .enumerate()
-            .map(|(i, (entry, key))| index.apply(entry.clone(), key.clone(), info.base_offset + i as u64))
+            .map(|(i, (entry, key))| {
+                index.apply(entry.clone(), key.clone(), info.base_offset + i as u64)
+            })
             .collect()
     });
     for timer in timers {
@@ -226,7 +273,12 @@ pub async fn append_states(
 }
 
 /// Marks entries poison, then logs, counts and alerts for each.
-async fn mark_poison(ctx: &Rc<ShardCtx>, source: &Arc<TopicMeta>, partition: u32, entries: Vec<Indexed>) -> Result<(), ApiError> {
+async fn mark_poison(
+    ctx: &Rc<ShardCtx>,
+    source: &Arc<TopicMeta>,
+    partition: u32,
+    entries: Vec<Indexed>,
+) -> Result<(), ApiError> {
     let written = append_states(ctx, source, partition, entries, EntryState::Poison).await?;
     metrics::global()
         .poison_events

@@ -56,7 +56,12 @@ impl Default for RetryShard {
 
 impl RetryShard {
     /// Runs `f` on the index of `topic`'s partition, creating it when missing.
-    pub fn with_index<R>(&self, topic: &TopicMeta, partition: u32, f: impl FnOnce(&mut PartitionIndex) -> R) -> R {
+    pub fn with_index<R>(
+        &self,
+        topic: &TopicMeta,
+        partition: u32,
+        f: impl FnOnce(&mut PartitionIndex) -> R,
+    ) -> R {
         let mut indexes = self.indexes.borrow_mut();
         let index = indexes
             .entry((topic.id, partition))
@@ -65,7 +70,14 @@ impl RetryShard {
     }
 
     /// Puts a pending entry on the wheel and wakes the orchestrator task.
-    pub fn schedule(&self, topic: &TopicMeta, partition: u32, key: EntryKey, attempt: u32, due_ms: i64) {
+    pub fn schedule(
+        &self,
+        topic: &TopicMeta,
+        partition: u32,
+        key: EntryKey,
+        attempt: u32,
+        due_ms: i64,
+    ) {
         let timer = TimerRef {
             topic_id: topic.id,
             partition,
@@ -75,7 +87,9 @@ impl RetryShard {
         let id = self.wheel.borrow_mut().insert(due_ms.max(0) as u64, timer);
         let current = self.with_index(topic, partition, |index| index.set_timer(key, attempt, id));
         if current {
-            metrics::global().timers_pending.fetch_add(1, Ordering::Relaxed);
+            metrics::global()
+                .timers_pending
+                .fetch_add(1, Ordering::Relaxed);
         } else {
             self.wheel.borrow_mut().cancel(id);
         }
@@ -87,7 +101,9 @@ impl RetryShard {
     pub fn cancel(&self, timer: Option<TimerId>) {
         if let Some(id) = timer {
             if self.wheel.borrow_mut().cancel(id).is_some() {
-                metrics::global().timers_pending.fetch_sub(1, Ordering::Relaxed);
+                metrics::global()
+                    .timers_pending
+                    .fetch_sub(1, Ordering::Relaxed);
             }
         }
     }
@@ -122,7 +138,10 @@ pub async fn rebuild(ctx: &Rc<ShardCtx>) -> Result<(), ApiError> {
                 .map(|(key, indexed)| (*key, indexed.entry.attempt, indexed.entry.next_due_ms))
                 .collect();
             pending_total += pending.len();
-            ctx.retry.indexes.borrow_mut().insert((source.id, partition), index);
+            ctx.retry
+                .indexes
+                .borrow_mut()
+                .insert((source.id, partition), index);
             for (key, attempt, due_ms) in pending {
                 ctx.retry.schedule(source, partition, key, attempt, due_ms);
             }

@@ -78,7 +78,10 @@ pub async fn create_companions(ctx: &Rc<ShardCtx>, meta: &TopicMeta) -> Result<(
     if meta.config.retry_policy().is_none() {
         return Ok(());
     }
-    for (name, dead_letter) in [(retry_topic(&meta.name), false), (dlq_topic(&meta.name), true)] {
+    for (name, dead_letter) in [
+        (retry_topic(&meta.name), false),
+        (dlq_topic(&meta.name), true),
+    ] {
         if ctx.shared.catalog().topics.contains_key(&name) {
             continue;
         }
@@ -124,7 +127,10 @@ pub async fn ensure_topics(ctx: &Rc<ShardCtx>) -> Result<(), ApiError> {
 
 /// The topic a Fail names, resolved to its source topic `T` (with a policy)
 /// and the topic the event was read from (`T` or `T.retry`).
-pub fn resolve_failed(catalog: &Catalog, name: &str) -> Result<(Arc<TopicMeta>, Arc<TopicMeta>), ApiError> {
+pub fn resolve_failed(
+    catalog: &Catalog,
+    name: &str,
+) -> Result<(Arc<TopicMeta>, Arc<TopicMeta>), ApiError> {
     let failed = catalog.topic(name)?.clone();
     if failed.config.retry_policy().is_some() {
         return Ok((failed.clone(), failed));

@@ -18,13 +18,25 @@ pub fn produce_round_robin(addr: &str, topic: &str, partitions: u32, count: u64)
         let key = format!("key-{i}");
         let value = format!("event-{i}");
         producer
-            .send_to(topic, partition, Some(key.as_bytes()), value.as_bytes(), &[])
+            .send_to(
+                topic,
+                partition,
+                Some(key.as_bytes()),
+                value.as_bytes(),
+                &[],
+            )
             .unwrap();
     }
     producer.flush().unwrap();
 }
 
-pub fn fail_request(topic: &str, partition: u32, offset: u64, reason: &str, class: &str) -> FailRequest {
+pub fn fail_request(
+    topic: &str,
+    partition: u32,
+    offset: u64,
+    reason: &str,
+    class: &str,
+) -> FailRequest {
     FailRequest {
         topic: topic.into(),
         partition,
@@ -60,14 +72,23 @@ pub fn list(client: &mut Client, topic: &str, state: &str) -> Vec<serde_json::Va
 }
 
 /// Waits until `topic` has `count` entries in `state`, or panics after `timeout`.
-pub fn wait_for_state(client: &mut Client, topic: &str, state: &str, count: usize, timeout: Duration) {
+pub fn wait_for_state(
+    client: &mut Client,
+    topic: &str,
+    state: &str,
+    count: usize,
+    timeout: Duration,
+) {
     let deadline = Instant::now() + timeout;
     loop {
         let found = list(client, topic, state).len();
         if found == count {
             return;
         }
-        assert!(Instant::now() < deadline, "{found} of {count} entries of {topic} in state {state}");
+        assert!(
+            Instant::now() < deadline,
+            "{found} of {count} entries of {topic} in state {state}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -87,14 +108,18 @@ pub fn read_partition(client: &mut Client, topic: &str, partition: u32) -> Vec<R
             min_bytes: 0,
         };
         let fetched = client.fetch(&request).unwrap();
-        offset = ringbus::client::consumer::unpack(&fetched.records, partition, offset, &mut records).unwrap();
+        offset =
+            ringbus::client::consumer::unpack(&fetched.records, partition, offset, &mut records)
+                .unwrap();
     }
     records.into()
 }
 
 /// Records of every partition of `topic`.
 pub fn read_topic(client: &mut Client, topic: &str, partitions: u32) -> Vec<Record> {
-    (0..partitions).flat_map(|p| read_partition(client, topic, p)).collect()
+    (0..partitions)
+        .flat_map(|p| read_partition(client, topic, p))
+        .collect()
 }
 
 pub fn header<'a>(record: &'a Record, name: &str) -> Option<&'a str> {
