@@ -231,6 +231,18 @@ fn bad_fail_appends_nothing() {
     let (code, _, stderr) = cli(&addr, &["dlq", "list", "ok", "--state", "stuck"]);
     assert_ne!(code, 0);
     assert!(stderr.contains("stuck"), "{stderr}");
+    // The companions go with their topic, and not on their own.
+    let err = client.delete_topic("ok.dlq").unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::InvalidRequest), "{err}");
+    client.delete_topic("ok").unwrap();
+    let names: Vec<String> = client
+        .metadata(&[])
+        .unwrap()
+        .topics
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert!(!names.iter().any(|n| n.starts_with("ok")), "{names:?}");
 }
 
 #[test]

@@ -173,3 +173,35 @@ pub fn companion(catalog: &Catalog, name: &str) -> Result<Arc<TopicMeta>, ApiErr
         )
     })
 }
+
+/// Rejects deleting `T.retry` or `T.dlq` while `T` has a policy; deleting
+/// `T` deletes them too.
+pub fn check_deletable(catalog: &Catalog, name: &str) -> Result<(), ApiError> {
+    let source = name
+        .strip_suffix(RETRY_SUFFIX)
+        .or_else(|| name.strip_suffix(DLQ_SUFFIX));
+    let Some(source) = source.and_then(|source| catalog.topics.get(source)) else {
+        return Ok(());
+    };
+    if source.config.retry_policy().is_none() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::InvalidRequest,
+        format!(
+            "topic '{name}' belongs to the retry policy of '{}'; delete '{}' to delete both",
+            source.name, source.name
+        ),
+    ))
+}
+
+/// The companion topics of `source` that exist.
+pub fn companions_of(catalog: &Catalog, source: &TopicMeta) -> Vec<Arc<TopicMeta>> {
+    if source.config.retry_policy().is_none() {
+        return Vec::new();
+    }
+    [retry_topic(&source.name), dlq_topic(&source.name)]
+        .iter()
+        .filter_map(|name| catalog.topics.get(name).cloned())
+        .collect()
+}

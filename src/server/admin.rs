@@ -109,22 +109,35 @@ pub async fn delete_topic(ctx: Rc<ShardCtx>, name: String) -> ShardResult {
             format!("topic '{name}' is internal to the broker and cannot be deleted"),
         ));
     }
+    crate::retry::topics::check_deletable(&shared.catalog(), &name)?;
+    remove_topic(&ctx, &meta).await?;
+    for companion in crate::retry::topics::companions_of(&shared.catalog(), &meta) {
+        remove_topic(&ctx, &companion).await?;
+    }
+    Ok(ReplyBody::Empty)
+}
+
+/// Unpublishes a topic, closes its partitions and removes its files. The
+/// caller holds the admin lock.
+async fn remove_topic(ctx: &Rc<ShardCtx>, meta: &Arc<TopicMeta>) -> Result<(), ApiError> {
+    let shared = &ctx.shared;
+    let name = meta.name.clone();
     let mut next = (**shared.catalog()).clone();
     next.topics.remove(&name);
     shared.catalog.store(Arc::new(next));
-    for_each_owner(&ctx, &meta, |topic, partitions| ShardRequest::ClosePartitions {
+    for_each_owner(ctx, meta, |topic, partitions| ShardRequest::ClosePartitions {
         topic,
         partitions,
     })
     .await?;
-    remove_topic_dir(&shared.config.broker.data_dir, &meta).map_err(|err| {
+    remove_topic_dir(&shared.config.broker.data_dir, meta).map_err(|err| {
         ApiError::new(
             ErrorCode::StorageError,
             format!("topic '{name}' was closed but its files could not be removed: {err}"),
         )
     })?;
     info!(target: "ringbus::admin", topic = %name, id = meta.id, "topic deleted");
-    Ok(ReplyBody::Empty)
+    Ok(())
 }
 
 /// Renames the directory first so a crash mid-delete never leaves a
