@@ -303,7 +303,7 @@ fn http_admin_lists_and_fails() {
     );
 }
 
-/// A webhook receiver on 127.0.0.1 that answers 200 and keeps each body.
+/// Starts a webhook receiver on 127.0.0.1 that replies 200 and keeps each body.
 fn webhook_receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());

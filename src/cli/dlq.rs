@@ -29,7 +29,7 @@ pub enum DlqCommandArgs {
         /// pending, retried, poison, redriven or purged; every state but purged when omitted.
         #[arg(long)]
         state: Option<String>,
-        /// Most entries to print; 0 prints all.
+        /// Maximum entries to print; 0 prints all.
         #[arg(long, default_value_t = 0)]
         limit: u32,
         /// text, or json for one JSON object per line and nothing else on stdout.
@@ -198,7 +198,7 @@ pub fn run(broker: &str, command: DlqCommandArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// One entry as a text line: position, state, attempt, class and reason.
+/// Formats one entry as a text line: position, state, attempt, class and reason.
 fn text_line(entry_json: &str) -> String {
     let Ok(entry) = serde_json::from_str::<serde_json::Value>(entry_json) else {
         return entry_json.to_owned();

@@ -52,7 +52,7 @@ impl Client {
         }
         Ok(replies
             .into_iter()
-            .map(|reply| reply.expect("every slot answered"))
+            .map(|reply| reply.expect("every slot has a reply"))
             .collect())
     }
 
@@ -97,14 +97,14 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// The delivery attempt: 1 for `T`, the `attempt` header for a retry copy.
+    /// Returns the delivery attempt: 1 for `T`, the `attempt` header for a retry copy.
     pub fn attempt(&self) -> u32 {
         self.header("attempt")
             .and_then(|a| a.parse().ok())
             .unwrap_or(1)
     }
 
-    /// The `idempotency_key` header of a retry copy.
+    /// Returns the `idempotency_key` header of a retry copy.
     pub fn idempotency_key(&self) -> Option<&str> {
         self.header("idempotency_key")
     }

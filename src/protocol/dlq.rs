@@ -124,7 +124,7 @@ impl DlqCommand {
 }
 
 impl DlqCommand {
-    /// Writes the body; the API key tells the kind, see [`DlqCommand::kind`].
+    /// Writes the body. The API key gives the kind (see [`DlqCommand::kind`]).
     pub fn encode(&self, buf: &mut BytesMut) {
         match self {
             DlqCommand::List {
@@ -171,7 +171,7 @@ impl DlqCommand {
     }
 }
 
-/// Which operator command an API key carries.
+/// Kind of operator command, one per API key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DlqCommandKind {
     List,

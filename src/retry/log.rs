@@ -35,7 +35,7 @@ impl OwnedRecord {
         }
     }
 
-    /// The value of header `name` as text, when present and UTF-8.
+    /// Returns the value of header `name` as text, when present and UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

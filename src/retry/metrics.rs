@@ -50,13 +50,13 @@ pub struct RetryMetrics {
 
 static METRICS: LazyLock<RetryMetrics> = LazyLock::new(RetryMetrics::default);
 
-/// The process-wide orchestrator metrics.
+/// Returns the process-wide orchestrator metrics.
 pub fn global() -> &'static RetryMetrics {
     &METRICS
 }
 
 impl RetryMetrics {
-    /// The gauges of `topic` (the source topic `T`), created on first use.
+    /// Returns the gauges of `topic` (the source topic `T`), created on first use.
     pub fn topic(&self, topic: &str) -> Arc<TopicGauges> {
         let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
         topics.entry(topic.to_owned()).or_default().clone()

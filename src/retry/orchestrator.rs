@@ -30,7 +30,7 @@ use crate::server::ops::{owned_partition, storage_error};
 use crate::server::state::ShardCtx;
 use crate::shard::runtime;
 
-/// Longest sleep between passes when no timer is due sooner, so that a
+/// Maximum sleep between passes when no timer is due sooner, so that a
 /// shutdown is noticed.
 const IDLE_WAIT_MS: u64 = 1000;
 /// Entries of one partition handled per batch of appends.
@@ -94,7 +94,8 @@ async fn process_due(ctx: &Rc<ShardCtx>, fired: Vec<(u64, TimerRef)>) {
     }
 }
 
-/// The entries of `timers` that are still pending at the timer's attempt.
+/// Takes the entries of `timers` still pending at the timer's attempt,
+/// clearing their timer handles.
 fn still_due(
     ctx: &ShardCtx,
     source: &TopicMeta,
@@ -147,7 +148,7 @@ async fn process_chunk(
     Ok(())
 }
 
-/// The headers of a re-published copy.
+/// Builds the headers of a re-published copy.
 pub fn copy_headers(entry: &DlqEntry, attempt: u32, generation: u32) -> Headers {
     let history = serde_json::to_string(&entry.reason_history).expect("strings serialize");
     Headers(vec![
@@ -288,6 +289,8 @@ async fn mark_poison(
               generation = entry.redrive_generation, attempts = entry.attempt, class = %entry.class,
               reason = %entry.reason, "event is poison: no retries left");
     }
+    // NOTE: the alert follows the durable poison record, so a crash between
+    // the two loses that alert (at most once), never the poison decision.
     alerts::raise(ctx, &written).await;
     Ok(())
 }

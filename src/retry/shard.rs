@@ -22,7 +22,7 @@ use crate::server::catalog::TopicMeta;
 use crate::server::offsets::now_ms;
 use crate::server::state::ShardCtx;
 
-/// What a wheel timer points at: one attempt of one entry. A timer whose
+/// Target of a wheel timer: one attempt of one entry. A timer whose
 /// entry has moved on (another attempt, another state) is ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimerRef {
@@ -93,7 +93,7 @@ impl RetryShard {
         } else {
             self.wheel.borrow_mut().cancel(id);
         }
-        // A full channel already holds a wake-up, which is enough.
+        // A full channel already contains a wake-up, which is enough.
         let _ = self.wake_sender.try_send(());
     }
 

@@ -125,7 +125,7 @@ pub async fn ensure_topics(ctx: &Rc<ShardCtx>) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The topic a Fail names, resolved to its source topic `T` (with a policy)
+/// Resolves the topic a Fail names to its source topic `T` (with a policy)
 /// and the topic the event was read from (`T` or `T.retry`).
 pub fn resolve_failed(
     catalog: &Catalog,
@@ -195,7 +195,7 @@ pub fn check_deletable(catalog: &Catalog, name: &str) -> Result<(), ApiError> {
     ))
 }
 
-/// The companion topics of `source` that exist.
+/// Returns the companion topics of `source` that exist.
 pub fn companions_of(catalog: &Catalog, source: &TopicMeta) -> Vec<Arc<TopicMeta>> {
     if source.config.retry_policy().is_none() {
         return Vec::new();

@@ -93,7 +93,7 @@ pub fn wait_for_state(
     }
 }
 
-/// Every record of one partition, from the earliest offset to the end.
+/// Reads every record of one partition, from the earliest offset to the end.
 pub fn read_partition(client: &mut Client, topic: &str, partition: u32) -> Vec<Record> {
     let end = client.list_offsets(topic, partition, -1).unwrap() as u64;
     let mut offset = client.list_offsets(topic, partition, -2).unwrap() as u64;
