@@ -195,11 +195,16 @@ impl TopicConfig {
         for (key, value) in pairs {
             if !table.contains_key(key) {
                 let known: Vec<&str> = table.keys().map(String::as_str).collect();
-                return Err(invalid(key, format!("unknown topic setting; known: {}", known.join(", "))));
+                return Err(invalid(
+                    key,
+                    format!("unknown topic setting; known: {}", known.join(", ")),
+                ));
             }
             let mut parsed = parse_scalar(value);
             // A list setting also takes comma-separated words, as CLI flags give it.
-            if let (Some(toml::Value::Array(_)), toml::Value::String(text)) = (table.get(key), &parsed) {
+            if let (Some(toml::Value::Array(_)), toml::Value::String(text)) =
+                (table.get(key), &parsed)
+            {
                 parsed = split_list(text);
             }
             table.insert(key.clone(), parsed);
@@ -303,7 +308,9 @@ fn split_list(text: &str) -> toml::Value {
 fn parse_scalar(text: &str) -> toml::Value {
     let wrapped = format!("v = {text}");
     match wrapped.parse::<toml::Table>() {
-        Ok(mut table) => table.remove("v").unwrap_or(toml::Value::String(text.into())),
+        Ok(mut table) => table
+            .remove("v")
+            .unwrap_or(toml::Value::String(text.into())),
         Err(_) => toml::Value::String(text.into()),
     }
 }
@@ -341,10 +348,22 @@ impl Config {
                 "broker.max_inflight_requests_per_connection",
                 broker.max_inflight_requests_per_connection as u64,
             ),
-            ("broker.max_connections_per_shard", broker.max_connections_per_shard as u64),
-            ("broker.mesh_channel_capacity", broker.mesh_channel_capacity as u64),
-            ("broker.disk_check_interval_ms", broker.disk_check_interval_ms),
-            ("broker.retention_check_interval_ms", broker.retention_check_interval_ms),
+            (
+                "broker.max_connections_per_shard",
+                broker.max_connections_per_shard as u64,
+            ),
+            (
+                "broker.mesh_channel_capacity",
+                broker.mesh_channel_capacity as u64,
+            ),
+            (
+                "broker.disk_check_interval_ms",
+                broker.disk_check_interval_ms,
+            ),
+            (
+                "broker.retention_check_interval_ms",
+                broker.retention_check_interval_ms,
+            ),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -352,12 +371,23 @@ impl Config {
             }
         }
         if broker.shards > 1024 {
-            return Err(invalid("broker.shards", format!("{} is above 1024", broker.shards)));
+            return Err(invalid(
+                "broker.shards",
+                format!("{} is above 1024", broker.shards),
+            ));
         }
         if self.alerts.aggregate_interval_ms == 0 {
-            return Err(invalid("alerts.aggregate_interval_ms", "must be at least 1"));
+            return Err(invalid(
+                "alerts.aggregate_interval_ms",
+                "must be at least 1",
+            ));
         }
-        if let Some(url) = self.alerts.webhook_urls.iter().find(|u| !u.starts_with("http://")) {
+        if let Some(url) = self
+            .alerts
+            .webhook_urls
+            .iter()
+            .find(|u| !u.starts_with("http://"))
+        {
             return Err(invalid(
                 "alerts.webhook_urls",
                 format!("'{url}' is not an http:// URL; https is not supported, so put a local proxy in front"),
@@ -395,7 +425,10 @@ mod tests {
     #[test]
     fn bad_value_names_key() {
         let err = Config::parse("[topic_defaults]\nsegment_bytes = 10\n").unwrap_err();
-        assert!(err.to_string().contains("topic_defaults.segment_bytes"), "{err}");
+        assert!(
+            err.to_string().contains("topic_defaults.segment_bytes"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -423,7 +456,10 @@ mod tests {
         let pairs = vec![
             ("max_attempts".to_string(), "3".to_string()),
             ("jitter".to_string(), "0".to_string()),
-            ("non_retryable_classes".to_string(), "schema, auth".to_string()),
+            (
+                "non_retryable_classes".to_string(),
+                "schema, auth".to_string(),
+            ),
         ];
         let config = base.with_overrides(&pairs).unwrap();
         let policy = config.retry_policy().unwrap();

@@ -41,10 +41,19 @@ impl From<ClientError> for CliError {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "ringbus", version, about = "Single-node thread-per-core event broker")]
+#[command(
+    name = "ringbus",
+    version,
+    about = "Single-node thread-per-core event broker"
+)]
 pub struct Cli {
     /// Broker address for client commands.
-    #[arg(long, global = true, env = "RINGBUS_BROKER", default_value = "127.0.0.1:9292")]
+    #[arg(
+        long,
+        global = true,
+        env = "RINGBUS_BROKER",
+        default_value = "127.0.0.1:9292"
+    )]
     pub broker: String,
     #[command(subcommand)]
     pub command: Command,
@@ -122,7 +131,9 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     if let Some(base) = args.shard_port_base {
         config.broker.shard_port_base = base;
     }
-    config.validate().map_err(|err| CliError::Usage(err.to_string()))?;
+    config
+        .validate()
+        .map_err(|err| CliError::Usage(err.to_string()))?;
     init_tracing(&config.log.level);
     tracing::info!(target: "ringbus", config = ?config, "starting");
     crate::server::run(config).map_err(|err| CliError::Runtime(err.to_string()))

@@ -71,8 +71,14 @@ impl RetryFlags {
             }
         };
         push("max_attempts", self.max_attempts.map(|v| v.to_string()));
-        push("initial_backoff_ms", self.initial_backoff_ms.map(|v| v.to_string()));
-        push("backoff_multiplier", self.backoff_multiplier.map(|v| format!("{v:?}")));
+        push(
+            "initial_backoff_ms",
+            self.initial_backoff_ms.map(|v| v.to_string()),
+        );
+        push(
+            "backoff_multiplier",
+            self.backoff_multiplier.map(|v| format!("{v:?}")),
+        );
         push("max_backoff_ms", self.max_backoff_ms.map(|v| v.to_string()));
         push("jitter", self.jitter.map(|v| format!("{v:?}")));
         push("non_retryable_classes", self.non_retryable_classes.clone());
@@ -112,14 +118,21 @@ pub fn run(broker: &str, command: TopicCommand) -> Result<(), CliError> {
                 })?;
                 config.push((key.trim().into(), value.trim().into()));
             }
-            let pairs: Vec<(&str, &str)> = config.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let pairs: Vec<(&str, &str)> = config
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             let id = client.create_topic(&name, partitions, &pairs)?;
             println!("created topic {name} (id {id}, {partitions} partitions)");
         }
         TopicCommand::List => {
             let metadata = client.metadata(&[])?;
             for topic in metadata.topics {
-                println!("{}\t{} partitions", topic.name, topic.partition_shards.len());
+                println!(
+                    "{}\t{} partitions",
+                    topic.name,
+                    topic.partition_shards.len()
+                );
             }
         }
         TopicCommand::Describe { name } => describe(&mut client, &name)?,
@@ -142,8 +155,14 @@ fn describe(client: &mut Client, name: &str) -> Result<(), CliError> {
         let partition = partition as u32;
         let earliest = client.list_offsets(name, partition, -2)?;
         let latest = client.list_offsets(name, partition, -1)?;
-        let port = metadata.shard_ports.get(*shard as usize).copied().unwrap_or(0);
-        println!("  partition {partition}: shard {shard} (port {port}), offsets {earliest}..{latest}");
+        let port = metadata
+            .shard_ports
+            .get(*shard as usize)
+            .copied()
+            .unwrap_or(0);
+        println!(
+            "  partition {partition}: shard {shard} (port {port}), offsets {earliest}..{latest}"
+        );
     }
     Ok(())
 }

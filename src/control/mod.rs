@@ -59,12 +59,17 @@ async fn health() -> &'static str {
 }
 
 async fn ready(State(shared): State<Arc<BrokerShared>>) -> (StatusCode, String) {
-    let ready = shared.shards_ready.load(std::sync::atomic::Ordering::Acquire);
+    let ready = shared
+        .shards_ready
+        .load(std::sync::atomic::Ordering::Acquire);
     if shared.is_ready() && !shared.is_shutting_down() {
         return (StatusCode::OK, "ready\n".into());
     }
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        format!("not ready: {ready} of {} shards serving\n", shared.shard_count),
+        format!(
+            "not ready: {ready} of {} shards serving\n",
+            shared.shard_count
+        ),
     )
 }

@@ -86,9 +86,8 @@ pub async fn create_placed(
             format!("cannot store metadata of topic '{}': {err}", meta.name),
         )
     })?;
-    for_each_owner(ctx, &meta, |topic, partitions| ShardRequest::OpenPartitions {
-        topic,
-        partitions,
+    for_each_owner(ctx, &meta, |topic, partitions| {
+        ShardRequest::OpenPartitions { topic, partitions }
     })
     .await?;
     let mut next = (**shared.catalog()).clone();
@@ -125,9 +124,8 @@ async fn remove_topic(ctx: &Rc<ShardCtx>, meta: &Arc<TopicMeta>) -> Result<(), A
     let mut next = (**shared.catalog()).clone();
     next.topics.remove(&name);
     shared.catalog.store(Arc::new(next));
-    for_each_owner(ctx, meta, |topic, partitions| ShardRequest::ClosePartitions {
-        topic,
-        partitions,
+    for_each_owner(ctx, meta, |topic, partitions| {
+        ShardRequest::ClosePartitions { topic, partitions }
     })
     .await?;
     remove_topic_dir(&shared.config.broker.data_dir, meta).map_err(|err| {
@@ -190,19 +188,29 @@ async fn for_each_owner(
     Ok(())
 }
 
-pub async fn open_partitions(ctx: Rc<ShardCtx>, topic: Arc<TopicMeta>, partitions: Vec<u32>) -> ShardResult {
+pub async fn open_partitions(
+    ctx: Rc<ShardCtx>,
+    topic: Arc<TopicMeta>,
+    partitions: Vec<u32>,
+) -> ShardResult {
     let data_dir = ctx.shared.config.broker.data_dir.clone();
     for partition in partitions {
         let dir = catalog::partition_dir(&data_dir, &topic.name, partition);
         let log = Partition::open(dir, &topic.name, partition, topic.config.log_config())
             .await
             .map_err(|err| super::ops::storage_error(err, &topic.name, partition))?;
-        ctx.partitions.borrow_mut().insert((topic.id, partition), log);
+        ctx.partitions
+            .borrow_mut()
+            .insert((topic.id, partition), log);
     }
     Ok(ReplyBody::Empty)
 }
 
-pub async fn close_partitions(ctx: Rc<ShardCtx>, topic: Arc<TopicMeta>, partitions: Vec<u32>) -> ShardResult {
+pub async fn close_partitions(
+    ctx: Rc<ShardCtx>,
+    topic: Arc<TopicMeta>,
+    partitions: Vec<u32>,
+) -> ShardResult {
     for partition in partitions {
         let log = ctx.partitions.borrow_mut().remove(&(topic.id, partition));
         if let Some(log) = log {

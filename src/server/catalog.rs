@@ -97,7 +97,9 @@ impl Catalog {
         self.topics.get(name).ok_or_else(|| {
             ApiError::new(
                 ErrorCode::UnknownTopic,
-                format!("topic '{name}' does not exist; create it with `ringbus topic create {name}`"),
+                format!(
+                    "topic '{name}' does not exist; create it with `ringbus topic create {name}`"
+                ),
             )
         })
     }
@@ -178,7 +180,9 @@ pub fn validate_topic_name(name: &str) -> Result<(), ApiError> {
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
     {
-        return fail(&format!("character {bad:?} is not allowed; use letters, digits, '.', '_' and '-'"));
+        return fail(&format!(
+            "character {bad:?} is not allowed; use letters, digits, '.', '_' and '-'"
+        ));
     }
     Ok(())
 }
@@ -205,6 +209,9 @@ mod tests {
         let catalog = Catalog::load(dir.path(), 2).unwrap();
         assert_eq!(**catalog.topic("t").unwrap(), meta);
         assert_eq!(catalog.next_id(), 5);
-        assert_eq!(catalog.topic("nope").unwrap_err().code, ErrorCode::UnknownTopic);
+        assert_eq!(
+            catalog.topic("nope").unwrap_err().code,
+            ErrorCode::UnknownTopic
+        );
     }
 }

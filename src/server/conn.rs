@@ -30,6 +30,9 @@ const IOVECS_PER_WRITE_MAX: usize = 1024;
 pub struct Outgoing {
     pub head: Bytes,
     pub chunks: Vec<Bytes>,
+    /// Whether this reply holds a slot of the connection's in-flight limit,
+    /// released once the reply is written.
+    pub counted: bool,
 }
 
 /// Why a connection ends.
@@ -44,24 +47,40 @@ enum Close {
 pub async fn serve(ctx: Rc<ShardCtx>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let stream = Rc::new(stream);
+    // Replies are bounded by the in-flight limit: a request keeps its slot
+    // until its reply is written, so a client that stops reading cannot make
+    // replies pile up here.
     let (sender, receiver) = async_channel::unbounded::<Outgoing>();
-    let writer = runtime::spawn(write_loop(stream.clone(), receiver));
-    match read_loop(&ctx, &stream, sender).await {
-        Close::Eof => debug!(target: "ringbus::server", %peer, shard = ctx.id, "connection closed by peer"),
-        Close::Io(err) => debug!(target: "ringbus::server", %peer, shard = ctx.id, %err, "connection failed"),
-        Close::Malformed(reason) => warn!(target: "ringbus::server", %peer, shard = ctx.id, %reason,
-                                          "closing connection after a frame that cannot be parsed"),
+    let inflight = Rc::new(Cell::new(0));
+    let writer = runtime::spawn(write_loop(stream.clone(), receiver, inflight.clone()));
+    match read_loop(&ctx, &stream, sender, inflight).await {
+        Close::Eof => {
+            debug!(target: "ringbus::server", %peer, shard = ctx.id, "connection closed by peer")
+        }
+        Close::Io(err) => {
+            debug!(target: "ringbus::server", %peer, shard = ctx.id, %err, "connection failed")
+        }
+        Close::Malformed(reason) => {
+            if let Some(suppressed) = ctx.client_warnings.admit() {
+                warn!(target: "ringbus::server", %peer, shard = ctx.id, %reason, suppressed,
+                      "closing connection after a frame that cannot be parsed");
+            }
+        }
     }
     let _ = writer.await;
 }
 
-async fn write_loop(stream: Rc<TcpStream>, receiver: async_channel::Receiver<Outgoing>) {
+async fn write_loop(
+    stream: Rc<TcpStream>,
+    receiver: async_channel::Receiver<Outgoing>,
+    inflight: Rc<Cell<usize>>,
+) {
     while let Ok(first) = receiver.recv().await {
         let mut buffers: Vec<Bytes> = Vec::with_capacity(16);
-        push_outgoing(&mut buffers, first);
+        let mut counted = push_outgoing(&mut buffers, first);
         while buffers.len() < IOVECS_PER_WRITE_MAX {
             let Ok(next) = receiver.try_recv() else { break };
-            push_outgoing(&mut buffers, next);
+            counted += push_outgoing(&mut buffers, next);
         }
         for group in split_iovecs(buffers) {
             let BufResult(result, _) = (&mut &*stream).write_vectored_all(group).await;
@@ -69,12 +88,20 @@ async fn write_loop(stream: Rc<TcpStream>, receiver: async_channel::Receiver<Out
                 return;
             }
         }
+        inflight.set(inflight.get() - counted);
     }
 }
 
-fn push_outgoing(buffers: &mut Vec<Bytes>, outgoing: Outgoing) {
+/// Appends a reply's buffers and returns 1 when it held an in-flight slot.
+fn push_outgoing(buffers: &mut Vec<Bytes>, outgoing: Outgoing) -> usize {
     buffers.push(outgoing.head);
-    buffers.extend(outgoing.chunks.into_iter().filter(|chunk| !chunk.is_empty()));
+    buffers.extend(
+        outgoing
+            .chunks
+            .into_iter()
+            .filter(|chunk| !chunk.is_empty()),
+    );
+    usize::from(outgoing.counted)
 }
 
 fn split_iovecs(mut buffers: Vec<Bytes>) -> Vec<Vec<Bytes>> {
@@ -94,11 +121,13 @@ pub struct ConnState {
     pub inflight: Rc<Cell<usize>>,
 }
 
-async fn read_loop(ctx: &Rc<ShardCtx>, stream: &TcpStream, sender: async_channel::Sender<Outgoing>) -> Close {
-    let conn = ConnState {
-        sender,
-        inflight: Rc::new(Cell::new(0)),
-    };
+async fn read_loop(
+    ctx: &Rc<ShardCtx>,
+    stream: &TcpStream,
+    sender: async_channel::Sender<Outgoing>,
+    inflight: Rc<Cell<usize>>,
+) -> Close {
+    let conn = ConnState { sender, inflight };
     let max_frame = ctx.shared.config.broker.max_frame_bytes as usize;
     let mut buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
     // Bytes of an oversized frame still to be read and dropped.
@@ -155,8 +184,10 @@ fn reject_oversized(ctx: &ShardCtx, conn: &ConnState, ids: &[u8], len: usize, ma
     let Some((api_key, correlation_id)) = RequestHeader::peek_ids(ids) else {
         return;
     };
-    warn!(target: "ringbus::server", shard = ctx.id, api_key, correlation_id, len,
-          "rejecting frame above broker.max_frame_bytes");
+    if let Some(suppressed) = ctx.client_warnings.admit() {
+        warn!(target: "ringbus::server", shard = ctx.id, api_key, correlation_id, len, suppressed,
+              "rejecting frame above broker.max_frame_bytes");
+    }
     let err = ApiError::new(
         ErrorCode::FrameTooLarge,
         format!(

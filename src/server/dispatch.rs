@@ -24,10 +24,18 @@ use crate::shard::runtime;
 
 /// Handles one request frame (without its length prefix). Returns `Err`
 /// only when the header cannot be parsed, which closes the connection.
-pub async fn dispatch(ctx: &Rc<ShardCtx>, conn: &ConnState, mut frame: BytesMut) -> Result<(), String> {
+pub async fn dispatch(
+    ctx: &Rc<ShardCtx>,
+    conn: &ConnState,
+    mut frame: BytesMut,
+) -> Result<(), String> {
     let (header, body_start) = RequestHeader::parse(&frame).map_err(|err| err.to_string())?;
     let correlation_id = header.correlation_id;
-    let limit = ctx.shared.config.broker.max_inflight_requests_per_connection;
+    let limit = ctx
+        .shared
+        .config
+        .broker
+        .max_inflight_requests_per_connection;
     if conn.inflight.get() >= limit {
         let err = ApiError::new(
             ErrorCode::TooManyInflightRequests,
@@ -39,7 +47,10 @@ pub async fn dispatch(ctx: &Rc<ShardCtx>, conn: &ConnState, mut frame: BytesMut)
     let Some(api) = ApiKey::from_u16(header.api_key) else {
         let err = ApiError::new(
             ErrorCode::UnknownApi,
-            format!("API key {} is not supported; send ApiVersions to list the supported APIs", header.api_key),
+            format!(
+                "API key {} is not supported; send ApiVersions to list the supported APIs",
+                header.api_key
+            ),
         );
         send_error(conn, correlation_id, &err);
         return Ok(());
@@ -48,13 +59,23 @@ pub async fn dispatch(ctx: &Rc<ShardCtx>, conn: &ConnState, mut frame: BytesMut)
     if header.api_version < min || header.api_version > max {
         let err = ApiError::new(
             ErrorCode::UnsupportedVersion,
-            format!("{api:?} version {} is not supported; use {min}..={max}", header.api_version),
+            format!(
+                "{api:?} version {} is not supported; use {min}..={max}",
+                header.api_version
+            ),
         );
         send_error(conn, correlation_id, &err);
         return Ok(());
     }
     if ctx.shared.is_shutting_down() {
-        send_error(conn, correlation_id, &ApiError::new(ErrorCode::ShuttingDown, "the broker is shutting down; reconnect after it restarts"));
+        send_error(
+            conn,
+            correlation_id,
+            &ApiError::new(
+                ErrorCode::ShuttingDown,
+                "the broker is shutting down; reconnect after it restarts",
+            ),
+        );
         return Ok(());
     }
     let body = frame.split_off(body_start);
@@ -77,7 +98,10 @@ enum Started {
 }
 
 fn pending(future: LocalBoxFuture<'static, ShardResult>) -> Started {
-    Started::Pending { future, reply: true }
+    Started::Pending {
+        future,
+        reply: true,
+    }
 }
 
 async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<Started, ApiError> {
@@ -85,12 +109,12 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
     match api {
         ApiKey::ApiVersions => Ok(Started::Done(Ok(raw(&api_versions())))),
         ApiKey::Metadata => {
-            let request = MetadataRequest::decode(&mut Reader::new(&body))?;
+            let request = decode_body::<MetadataRequest>(&body)?;
             let reply = metadata_reply(ctx, &request)?;
             Ok(Started::Done(Ok(raw(&reply))))
         }
         ApiKey::CreateTopic => {
-            let request = CreateTopicRequest::decode(&mut Reader::new(&body))?;
+            let request = decode_body::<CreateTopicRequest>(&body)?;
             let request = ShardRequest::CreateTopic {
                 name: request.name,
                 partitions: request.partitions,
@@ -99,7 +123,7 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
             Ok(pending(route::submit(ctx, ADMIN_SHARD, request).await))
         }
         ApiKey::DeleteTopic => {
-            let request = DeleteTopicRequest::decode(&mut Reader::new(&body))?;
+            let request = decode_body::<DeleteTopicRequest>(&body)?;
             let request = ShardRequest::DeleteTopic { name: request.name };
             Ok(pending(route::submit(ctx, ADMIN_SHARD, request).await))
         }
@@ -130,13 +154,15 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
             })
         }
         ApiKey::Fetch => {
-            let request = FetchRequest::decode(&mut Reader::new(&body))?;
+            let request = decode_body::<FetchRequest>(&body)?;
             let topic = catalog.topic(&request.topic)?.clone();
             let owner = topic.owner(request.partition)?;
-            Ok(pending(route::submit(ctx, owner, ShardRequest::Fetch { topic, request }).await))
+            Ok(pending(
+                route::submit(ctx, owner, ShardRequest::Fetch { topic, request }).await,
+            ))
         }
         ApiKey::ListOffsets => {
-            let request = ListOffsetsRequest::decode(&mut Reader::new(&body))?;
+            let request = decode_body::<ListOffsetsRequest>(&body)?;
             let topic = catalog.topic(&request.topic)?.clone();
             let owner = topic.owner(request.partition)?;
             let request = ShardRequest::ListOffsets {
@@ -147,7 +173,8 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
             Ok(pending(route::submit(ctx, owner, request).await))
         }
         ApiKey::OffsetCommit => {
-            let request = OffsetCommitRequest::decode(&mut Reader::new(&body))?;
+            let request = decode_body::<OffsetCommitRequest>(&body)?;
+            check_commit(&request)?;
             catalog.topic(&request.topic)?.owner(request.partition)?;
             let owner = catalog.topic(OFFSETS_TOPIC)?.owner(0)?;
             let request = ShardRequest::OffsetCommit {
@@ -158,11 +185,13 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
             Ok(pending(route::submit(ctx, owner, request).await))
         }
         ApiKey::OffsetFetch => {
-            let request = OffsetFetchRequest::decode(&mut Reader::new(&body))?;
+            let request = decode_body::<OffsetFetchRequest>(&body)?;
             catalog.topic(&request.topic)?.owner(request.partition)?;
             let owner = catalog.topic(OFFSETS_TOPIC)?.owner(0)?;
             let key = offsets::key(&request.group, &request.topic, request.partition);
-            Ok(pending(route::submit(ctx, owner, ShardRequest::OffsetFetch { key }).await))
+            Ok(pending(
+                route::submit(ctx, owner, ShardRequest::OffsetFetch { key }).await,
+            ))
         }
         ApiKey::Fail => {
             let mut reader = Reader::new(&body);
@@ -185,9 +214,19 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
                 _ => DlqCommandKind::Purge,
             };
             let command = DlqCommand::decode_for(kind, &mut Reader::new(&body))?;
-            Ok(pending(route::submit(ctx, ctx.id, ShardRequest::DlqCommand(command)).await))
+            Ok(pending(
+                route::submit(ctx, ctx.id, ShardRequest::DlqCommand(command)).await,
+            ))
         }
     }
+}
+
+/// Decodes a whole request body; trailing bytes are an error.
+fn decode_body<T: Body>(body: &[u8]) -> Result<T, ApiError> {
+    let mut reader = Reader::new(body);
+    let value = T::decode(&mut reader)?;
+    reader.finish("request body")?;
+    Ok(value)
 }
 
 fn raw(body: &impl Body) -> ReplyBody {
@@ -210,10 +249,16 @@ fn track(
     ctx.inflight.set(ctx.inflight.get() + 1);
     runtime::spawn_detached(async move {
         let result = future.await;
-        inflight.set(inflight.get() - 1);
         ctx.inflight.set(ctx.inflight.get() - 1);
-        if reply {
-            let _ = sender.try_send(encode_result(correlation_id, result));
+        if !reply {
+            inflight.set(inflight.get() - 1);
+            return;
+        }
+        let mut outgoing = encode_result(correlation_id, result);
+        outgoing.counted = true;
+        if sender.try_send(outgoing).is_err() {
+            // The connection is gone; nothing will write this reply.
+            inflight.set(inflight.get() - 1);
         }
     });
 }
@@ -234,6 +279,7 @@ fn encode_error(correlation_id: u32, err: &ApiError) -> Outgoing {
     Outgoing {
         head: buf.freeze(),
         chunks: Vec::new(),
+        counted: false,
     }
 }
 
@@ -249,7 +295,10 @@ fn encode_result(correlation_id: u32, result: ShardResult) -> Outgoing {
     match body {
         ReplyBody::Empty => {}
         ReplyBody::Produce(reply) => reply.encode(&mut buf),
-        ReplyBody::Fetch { header, chunks: data } => {
+        ReplyBody::Fetch {
+            header,
+            chunks: data,
+        } => {
             header.encode(&mut buf);
             trailing = header.records_bytes as usize;
             chunks = data;
@@ -265,7 +314,33 @@ fn encode_result(correlation_id: u32, result: ShardResult) -> Outgoing {
     Outgoing {
         head: buf.freeze(),
         chunks,
+        counted: false,
     }
+}
+
+/// Most topic names one Metadata request may list; each name costs a reply
+/// entry, so the bound keeps replies far below the frame limit.
+pub const METADATA_TOPICS_MAX: usize = 10_000;
+
+/// Rejects commits that could not be read back as a committed offset.
+fn check_commit(request: &OffsetCommitRequest) -> Result<(), ApiError> {
+    if request.group.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "consumer group name is empty; name the group",
+        ));
+    }
+    if request.offset > i64::MAX as u64 {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "offset {} is above the largest offset {}",
+                request.offset,
+                i64::MAX
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Builds the ApiVersions reply body.
@@ -282,13 +357,27 @@ pub fn api_versions() -> ApiVersionsReply {
 }
 
 /// Builds the Metadata reply for the requested topics (all when empty).
-pub fn metadata_reply(ctx: &ShardCtx, request: &MetadataRequest) -> Result<MetadataReply, ApiError> {
+pub fn metadata_reply(
+    ctx: &ShardCtx,
+    request: &MetadataRequest,
+) -> Result<MetadataReply, ApiError> {
+    if request.topics.len() > METADATA_TOPICS_MAX {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "Metadata names {} topics; ask for at most {METADATA_TOPICS_MAX}, or none for all",
+                request.topics.len()
+            ),
+        ));
+    }
+    let mut names: Vec<&str> = request.topics.iter().map(String::as_str).collect();
+    names.sort_unstable();
+    names.dedup();
     let catalog = ctx.shared.catalog();
     let mut metas: Vec<_> = if request.topics.is_empty() {
         catalog.topics.values().cloned().collect()
     } else {
-        request
-            .topics
+        names
             .iter()
             .map(|name| catalog.topic(name).cloned())
             .collect::<Result<_, _>>()?

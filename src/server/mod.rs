@@ -8,6 +8,7 @@ pub mod conn;
 pub mod disk;
 pub mod dispatch;
 pub mod listen;
+pub mod log_limit;
 pub mod offsets;
 pub mod ops;
 pub mod route;
@@ -56,20 +57,46 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     let fail = |what: &str, err: &dyn std::fmt::Display| ServeError(format!("{what}: {err}"));
     let shard_count = config.shard_count();
     let data_dir = config.broker.data_dir.clone();
-    std::fs::create_dir_all(&data_dir)
-        .map_err(|err| fail(&format!("cannot create data directory {}", data_dir.display()), &err))?;
+    std::fs::create_dir_all(&data_dir).map_err(|err| {
+        fail(
+            &format!("cannot create data directory {}", data_dir.display()),
+            &err,
+        )
+    })?;
     admin::remove_interrupted_deletes(&data_dir);
-    let catalog = Catalog::load(&data_dir, shard_count)
-        .map_err(|err| fail(&format!("cannot load topics from {}", data_dir.display()), &err))?;
-    let main = listen::bind_main(config.broker.listen, shard_count)
-        .map_err(|err| fail(&format!("cannot listen on broker.listen {}", config.broker.listen), &err))?;
-    let own = listen::bind_shard_ports(config.broker.listen.ip(), config.broker.shard_port_base, shard_count)
-        .map_err(|err| fail("cannot listen on the shard ports (broker.shard_port_base)", &err))?;
-    let http = listen::bind_http(config.http.listen)
-        .map_err(|err| fail(&format!("cannot listen on http.listen {}", config.http.listen), &err))?;
+    let catalog = Catalog::load(&data_dir, shard_count).map_err(|err| {
+        fail(
+            &format!("cannot load topics from {}", data_dir.display()),
+            &err,
+        )
+    })?;
+    let main = listen::bind_main(config.broker.listen, shard_count).map_err(|err| {
+        fail(
+            &format!("cannot listen on broker.listen {}", config.broker.listen),
+            &err,
+        )
+    })?;
+    let own = listen::bind_shard_ports(
+        config.broker.listen.ip(),
+        config.broker.shard_port_base,
+        shard_count,
+    )
+    .map_err(|err| {
+        fail(
+            "cannot listen on the shard ports (broker.shard_port_base)",
+            &err,
+        )
+    })?;
+    let http = listen::bind_http(config.http.listen).map_err(|err| {
+        fail(
+            &format!("cannot listen on http.listen {}", config.http.listen),
+            &err,
+        )
+    })?;
     let port = |l: &std::net::TcpListener| l.local_addr().map(|a| a.port()).unwrap_or(0);
-    let (control, control_inboxes): (Vec<_>, Vec<_>) =
-        (0..shard_count).map(|_| async_channel::bounded(CONTROL_CHANNEL_CAPACITY)).unzip();
+    let (control, control_inboxes): (Vec<_>, Vec<_>) = (0..shard_count)
+        .map(|_| async_channel::bounded(CONTROL_CHANNEL_CAPACITY))
+        .unzip();
     let shared = Arc::new(BrokerShared {
         shard_count,
         catalog: ArcSwap::from_pointee(catalog),
@@ -85,9 +112,12 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     });
     write_addr_file(&shared).map_err(|err| fail("cannot write the address file", &err))?;
     disk::check(&shared);
-    disk::spawn_monitor(shared.clone()).map_err(|err| fail("cannot start the disk monitor", &err))?;
-    crate::control::spawn(shared.clone(), http).map_err(|err| fail("cannot start the control plane", &err))?;
-    crate::retry::alerts::start(&shared.config.alerts).map_err(|err| fail("cannot start the alert webhooks", &err))?;
+    disk::spawn_monitor(shared.clone())
+        .map_err(|err| fail("cannot start the disk monitor", &err))?;
+    crate::control::spawn(shared.clone(), http)
+        .map_err(|err| fail("cannot start the control plane", &err))?;
+    crate::retry::alerts::start(&shared.config.alerts)
+        .map_err(|err| fail("cannot start the alert webhooks", &err))?;
     let (events, inbox) = mpsc::channel();
     let stops = start_shards(&shared, main, own, control_inboxes, &events)?;
     watch_signals(events)?;
@@ -98,7 +128,11 @@ fn write_addr_file(shared: &BrokerShared) -> std::io::Result<()> {
     let ip = shared.config.broker.listen.ip();
     let addrs = BoundAddrs {
         main: format!("{ip}:{}", shared.main_port),
-        shards: shared.shard_ports.iter().map(|p| format!("{ip}:{p}")).collect(),
+        shards: shared
+            .shard_ports
+            .iter()
+            .map(|p| format!("{ip}:{p}"))
+            .collect(),
         http: format!("{}:{}", shared.config.http.listen.ip(), shared.http_port),
     };
     info!(target: "ringbus", main = %addrs.main, shards = ?addrs.shards, http = %addrs.http,
@@ -106,7 +140,10 @@ fn write_addr_file(shared: &BrokerShared) -> std::io::Result<()> {
           "ringbus listening");
     let path = shared.config.broker.data_dir.join(ADDR_FILE);
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec(&addrs).expect("addresses serialize"))?;
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec(&addrs).expect("addresses serialize"),
+    )?;
     std::fs::rename(tmp, path)
 }
 
@@ -117,10 +154,15 @@ fn start_shards(
     control_inboxes: Vec<async_channel::Receiver<state::MeshMessage>>,
     events: &mpsc::Sender<Event>,
 ) -> Result<Vec<async_channel::Sender<()>>, ServeError> {
-    let meshes = mesh::build(shared.shard_count, shared.config.broker.mesh_channel_capacity);
+    let meshes = mesh::build(
+        shared.shard_count,
+        shared.config.broker.mesh_channel_capacity,
+    );
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let mut stops = Vec::new();
-    for (((mesh, main_listener), own_listener), control) in meshes.into_iter().zip(main).zip(own).zip(control_inboxes) {
+    for (((mesh, main_listener), own_listener), control) in
+        meshes.into_iter().zip(main).zip(own).zip(control_inboxes)
+    {
         let id = mesh.shard();
         let (stop, shutdown) = async_channel::bounded(1);
         stops.push(stop);
@@ -173,7 +215,9 @@ fn wait_and_stop(
         Ok(Event::Signal(signal)) => info!(target: "ringbus", signal, "shutting down"),
         Ok(Event::ShardStopped(id, result)) => {
             running -= 1;
-            let reason = result.err().unwrap_or_else(|| format!("shard {id} stopped unexpectedly"));
+            let reason = result
+                .err()
+                .unwrap_or_else(|| format!("shard {id} stopped unexpectedly"));
             error!(target: "ringbus", shard = id, %reason, "shard failed; shutting down");
             failure = Some(reason);
         }

@@ -110,7 +110,11 @@ impl OffsetStore {
                     continue;
                 }
                 if let (Some(key), Some(value)) = (record.key, record.value) {
-                    self.apply(String::from_utf8_lossy(key).into_owned(), record.offset, value);
+                    self.apply(
+                        String::from_utf8_lossy(key).into_owned(),
+                        record.offset,
+                        value,
+                    );
                 }
                 from = record.offset + 1;
             }
@@ -177,7 +181,12 @@ mod tests {
         let mut bytes = bytes::BytesMut::new();
         for (i, offset) in [5u64, 9].iter().enumerate() {
             let mut builder = BatchBuilder::new(0);
-            builder.push(0, Some(key("g", "t", 0).as_bytes()), Some(&offset.to_be_bytes()), &[]);
+            builder.push(
+                0,
+                Some(key("g", "t", 0).as_bytes()),
+                Some(&offset.to_be_bytes()),
+                &[],
+            );
             let mut batch = builder.finish();
             batch::set_base_offset(&mut batch, i as u64);
             bytes.extend_from_slice(&batch);

@@ -18,9 +18,9 @@ use super::catalog::TopicMeta;
 use super::offsets;
 use super::state::{ReplyBody, ShardCtx, ShardRequest, ShardResult};
 use crate::protocol::api::{
-    Acks, FetchReplyHeader, FetchRequest, ProduceReply, LIST_OFFSETS_EARLIEST,
-    LIST_OFFSETS_LATEST,
+    Acks, FetchReplyHeader, FetchRequest, ProduceReply, LIST_OFFSETS_EARLIEST, LIST_OFFSETS_LATEST,
 };
+use crate::protocol::batch;
 use crate::protocol::{ApiError, ErrorCode};
 use crate::retry;
 use crate::shard::runtime;
@@ -69,12 +69,21 @@ pub fn handle(ctx: &Rc<ShardCtx>, request: ShardRequest) -> LocalBoxFuture<'stat
             source,
             partition,
             command,
-        } => Box::pin(retry::commands::run_partition(ctx.clone(), source, partition, command)),
+        } => Box::pin(retry::commands::run_partition(
+            ctx.clone(),
+            source,
+            partition,
+            command,
+        )),
     }
 }
 
 /// The open log of a partition this shard owns.
-pub fn owned_partition(ctx: &ShardCtx, topic: &TopicMeta, partition: u32) -> Result<Partition, ApiError> {
+pub fn owned_partition(
+    ctx: &ShardCtx,
+    topic: &TopicMeta,
+    partition: u32,
+) -> Result<Partition, ApiError> {
     topic.owner(partition)?;
     ctx.partition(topic, partition).ok_or_else(|| {
         ApiError::new(
@@ -113,6 +122,9 @@ fn produce(
     if let Err(err) = check_disk(ctx) {
         return Box::pin(ready(Err(err)));
     }
+    if let Err(err) = check_records(&records) {
+        return Box::pin(ready(Err(err)));
+    }
     let info = match log.append(records) {
         Ok(info) => info,
         Err(err) => return Box::pin(ready(Err(storage_error(err, &topic.name, partition)))),
@@ -130,6 +142,28 @@ fn produce(
             last_offset: info.last_offset,
         }))
     })
+}
+
+/// Walks every record of every batch, as Kafka does for uncompressed
+/// batches, so a batch whose CRC is right but whose records are malformed
+/// never reaches consumers. `append` checks the framing and CRC again;
+/// CRC-32C runs at over 20 GiB/s, so the second pass is cheap.
+fn check_records(records: &[u8]) -> Result<(), ApiError> {
+    let mut rest = records;
+    let mut position = 0usize;
+    while !rest.is_empty() {
+        let corrupt = |err: batch::BatchError| {
+            ApiError::new(
+                ErrorCode::CorruptBatch,
+                format!("invalid batch at byte {position} of the request: {err}; send uncompressed Kafka RecordBatch v2 batches"),
+            )
+        };
+        let size = batch::validate(rest).map_err(corrupt)?.size_bytes;
+        batch::validate_records(&rest[..size]).map_err(corrupt)?;
+        rest = &rest[size..];
+        position += size;
+    }
+    Ok(())
 }
 
 /// Rejects writes while free disk space is below `min_free_bytes`.
@@ -167,7 +201,13 @@ async fn fetch(ctx: Rc<ShardCtx>, topic: Arc<TopicMeta>, request: FetchRequest) 
         let start = log.log_start_offset();
         let end = log.high_watermark();
         if request.offset < start || request.offset > end {
-            return Err(out_of_range(&topic.name, partition, request.offset, start, end));
+            return Err(out_of_range(
+                &topic.name,
+                partition,
+                request.offset,
+                start,
+                end,
+            ));
         }
         let now = Instant::now();
         if request.offset < end {

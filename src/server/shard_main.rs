@@ -34,8 +34,12 @@ pub struct ShardStart {
 
 /// Runs a shard to completion on the calling thread.
 pub fn run(start: ShardStart) -> Result<(), String> {
-    let runtime = runtime::build(start.cpu)
-        .map_err(|err| format!("shard {}: cannot start the io_uring runtime: {err}", start.id))?;
+    let runtime = runtime::build(start.cpu).map_err(|err| {
+        format!(
+            "shard {}: cannot start the io_uring runtime: {err}",
+            start.id
+        )
+    })?;
     runtime.block_on(serve(start))
 }
 
@@ -51,10 +55,13 @@ async fn serve(mut start: ShardStart) -> Result<(), String> {
         admin_lock: futures_util::lock::Mutex::new(()),
         connections: Cell::new(0),
         inflight: Cell::new(0),
+        client_warnings: Default::default(),
         retry: crate::retry::RetryShard::default(),
     });
     route::serve_mesh(&ctx, receivers);
-    open_owned(&ctx).await.map_err(|err| format!("shard {}: recovery failed: {err}", ctx.id))?;
+    open_owned(&ctx)
+        .await
+        .map_err(|err| format!("shard {}: recovery failed: {err}", ctx.id))?;
     if ctx.id == ADMIN_SHARD {
         ensure_internal_topics(&ctx)
             .await
@@ -63,9 +70,12 @@ async fn serve(mut start: ShardStart) -> Result<(), String> {
             .await
             .map_err(|err| format!("cannot create retry and alert topics: {err}"))?;
     }
-    crate::retry::shard::rebuild(&ctx)
-        .await
-        .map_err(|err| format!("shard {}: cannot rebuild the dead-letter index: {err}", ctx.id))?;
+    crate::retry::shard::rebuild(&ctx).await.map_err(|err| {
+        format!(
+            "shard {}: cannot rebuild the dead-letter index: {err}",
+            ctx.id
+        )
+    })?;
     let orchestrator = runtime::spawn(crate::retry::orchestrator::run(ctx.clone()));
     let mut accepts = Vec::new();
     for listener in start.listeners {
@@ -175,7 +185,8 @@ async fn retention_loop(ctx: Rc<ShardCtx>) {
 /// Waits for in-flight requests (up to `shutdown_timeout_ms`), then flushes
 /// and syncs every partition.
 async fn shutdown(ctx: &Rc<ShardCtx>) {
-    let deadline = Instant::now() + Duration::from_millis(ctx.shared.config.broker.shutdown_timeout_ms);
+    let deadline =
+        Instant::now() + Duration::from_millis(ctx.shared.config.broker.shutdown_timeout_ms);
     while ctx.inflight.get() > 0 && Instant::now() < deadline {
         runtime::sleep(Duration::from_millis(5)).await;
     }

@@ -149,6 +149,8 @@ pub struct ShardCtx {
     pub connections: Cell<usize>,
     /// Requests being processed on this shard, for the shutdown drain.
     pub inflight: Cell<usize>,
+    /// Limits warnings about misbehaving clients.
+    pub client_warnings: super::log_limit::LogLimiter,
     /// Retry orchestrator state: timing wheel and dead-letter indexes.
     pub retry: crate::retry::RetryShard,
 }
