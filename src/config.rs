@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::retry::policy::RetryPolicy;
 use crate::storage::{Durability, LogConfig};
 
 /// A configuration error; the message names the key and the fix.
@@ -27,6 +28,30 @@ pub struct Config {
     pub topic_defaults: TopicConfig,
     pub log: LogSettings,
     pub registry: RegistryConfig,
+    pub alerts: AlertsConfig,
+}
+
+/// Where poison-message alerts go besides the `__alerts` topic.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Each URL gets an HTTP POST of every aggregated alert (`http://` only).
+    pub webhook_urls: Vec<String>,
+    /// Poison events of one topic and reason class within this window make
+    /// one webhook alert with a count.
+    pub aggregate_interval_ms: u64,
+    /// Longest time one webhook POST may take, connect included.
+    pub webhook_timeout_ms: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            webhook_urls: Vec::new(),
+            aggregate_interval_ms: 1000,
+            webhook_timeout_ms: 5000,
+        }
+    }
 }
 
 /// Listener, shard and limit settings.
@@ -160,10 +185,24 @@ pub struct TopicConfig {
     /// Registry subject that produced schema ids must belong to; empty means
     /// `TOPIC-value`.
     pub subject: String,
+    /// Deliveries an event gets, the first included; 0 gives the topic no
+    /// retry policy (no `T.retry` and `T.dlq`, and Fail is rejected).
+    pub max_attempts: u32,
+    /// Delay after the first failure.
+    pub initial_backoff_ms: u64,
+    /// Factor applied to the delay after each further failure; at least 1.0.
+    pub backoff_multiplier: f64,
+    /// Ceiling on the delay before jitter.
+    pub max_backoff_ms: u64,
+    /// Fraction (0.0 to 1.0) by which jitter may move a delay either way.
+    pub jitter: f64,
+    /// Failure reason classes that make an event poison at once.
+    pub non_retryable_classes: Vec<String>,
 }
 
 impl Default for TopicConfig {
     fn default() -> Self {
+        let retry = RetryPolicy::default();
         TopicConfig {
             partitions: 1,
             durability: Durability::Interval,
@@ -176,6 +215,12 @@ impl Default for TopicConfig {
             tail_cache_bytes: 16 << 20,
             validation: crate::registry::produce::Validation::None,
             subject: String::new(),
+            max_attempts: 0,
+            initial_backoff_ms: retry.initial_backoff_ms,
+            backoff_multiplier: retry.backoff_multiplier,
+            max_backoff_ms: retry.max_backoff_ms,
+            jitter: retry.jitter,
+            non_retryable_classes: retry.non_retryable_classes,
         }
     }
 }
@@ -199,7 +244,13 @@ impl TopicConfig {
                     format!("unknown topic setting; known: {}", known.join(", ")),
                 ));
             }
-            let parsed = parse_scalar(value);
+            let mut parsed = parse_scalar(value);
+            // A list setting also takes comma-separated words, as CLI flags give it.
+            if let (Some(toml::Value::Array(_)), toml::Value::String(text)) =
+                (table.get(key), &parsed)
+            {
+                parsed = split_list(text);
+            }
             table.insert(key.clone(), parsed);
         }
         let config: TopicConfig =
@@ -254,7 +305,24 @@ impl TopicConfig {
                 "must be at least 1 with durability 'interval'; use durability 'always' to sync every batch",
             ));
         }
+        if let Some(policy) = self.retry_policy() {
+            policy
+                .validate()
+                .map_err(|err| invalid(&key("max_attempts"), err))?;
+        }
         Ok(())
+    }
+
+    /// The retry policy, or `None` when `max_attempts` is 0.
+    pub fn retry_policy(&self) -> Option<RetryPolicy> {
+        (self.max_attempts > 0).then(|| RetryPolicy {
+            max_attempts: self.max_attempts,
+            initial_backoff_ms: self.initial_backoff_ms,
+            backoff_multiplier: self.backoff_multiplier,
+            max_backoff_ms: self.max_backoff_ms,
+            jitter: self.jitter,
+            non_retryable_classes: self.non_retryable_classes.clone(),
+        })
     }
 
     /// The storage engine's view of these settings.
@@ -307,6 +375,17 @@ fn validate_log_level(level: &str) -> Result<(), ConfigError> {
     tracing_subscriber::EnvFilter::try_new(level)
         .map(|_| ())
         .map_err(|err| invalid("log.level", format!("'{level}': {err}")))
+}
+
+/// Splits `a,b` into a TOML array of strings; an empty text gives an empty array.
+fn split_list(text: &str) -> toml::Value {
+    let items = text
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| toml::Value::String(item.to_owned()))
+        .collect();
+    toml::Value::Array(items)
 }
 
 /// Parses one override value as a TOML scalar, falling back to a string.
@@ -382,6 +461,23 @@ impl Config {
             ));
         }
         validate_log_level(&self.log.level)?;
+        if self.alerts.aggregate_interval_ms == 0 {
+            return Err(invalid(
+                "alerts.aggregate_interval_ms",
+                "must be at least 1",
+            ));
+        }
+        if let Some(url) = self
+            .alerts
+            .webhook_urls
+            .iter()
+            .find(|u| !u.starts_with("http://"))
+        {
+            return Err(invalid(
+                "alerts.webhook_urls",
+                format!("'{url}' is not an http:// URL; https is not supported, so put a local proxy in front"),
+            ));
+        }
         self.topic_defaults.validate("topic_defaults.")?;
         crate::control::webhook::validate_config(&self.registry)
     }
@@ -454,5 +550,38 @@ mod tests {
         let unknown = vec![("retention_hours".to_string(), "5".to_string())];
         let err = base.with_overrides(&unknown).unwrap_err();
         assert!(err.to_string().contains("retention_hours"), "{err}");
+    }
+
+    #[test]
+    fn retry_overrides_apply() {
+        let base = TopicConfig::default();
+        assert_eq!(base.retry_policy(), None);
+        let pairs = vec![
+            ("max_attempts".to_string(), "3".to_string()),
+            ("jitter".to_string(), "0".to_string()),
+            (
+                "non_retryable_classes".to_string(),
+                "schema, auth".to_string(),
+            ),
+        ];
+        let config = base.with_overrides(&pairs).unwrap();
+        let policy = config.retry_policy().unwrap();
+        assert_eq!(policy.max_attempts, 3);
+        assert_eq!(policy.jitter, 0.0);
+        assert_eq!(policy.non_retryable_classes, vec!["schema", "auth"]);
+        let round = base.with_overrides(&config.to_pairs()).unwrap();
+        assert_eq!(round, config);
+        let bad = vec![
+            ("max_attempts".to_string(), "3".to_string()),
+            ("jitter".to_string(), "1.5".to_string()),
+        ];
+        let err = base.with_overrides(&bad).unwrap_err();
+        assert!(err.to_string().contains("jitter"), "{err}");
+    }
+
+    #[test]
+    fn webhook_urls_checked() {
+        let err = Config::parse("[alerts]\nwebhook_urls = [\"https://x\"]\n").unwrap_err();
+        assert!(err.to_string().contains("alerts.webhook_urls"), "{err}");
     }
 }

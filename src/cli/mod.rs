@@ -2,6 +2,7 @@
 //! client of it.
 
 mod consume;
+mod dlq;
 mod produce;
 mod schema;
 mod topic;
@@ -73,6 +74,11 @@ pub enum Command {
     /// Register, read and check schemas in the broker's registry.
     #[command(subcommand)]
     Schema(schema::SchemaCommand),
+    /// List, show, redrive and purge dead-letter entries.
+    #[command(subcommand)]
+    Dlq(dlq::DlqCommandArgs),
+    /// Report that an event failed, so the broker retries or dead-letters it.
+    Fail(dlq::FailArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -105,6 +111,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Produce(args) => produce::run(&cli.broker, args),
         Command::Consume(args) => consume::run(&cli.broker, args),
         Command::Schema(command) => schema::run(&cli.broker, command),
+        Command::Dlq(command) => dlq::run(&cli.broker, command),
+        Command::Fail(args) => dlq::run_fail(&cli.broker, args),
     }
 }
 

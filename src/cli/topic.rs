@@ -31,6 +31,8 @@ pub enum TopicCommand {
         /// Registry subject that produced schema ids must belong to (default TOPIC-value).
         #[arg(long)]
         subject: Option<String>,
+        #[command(flatten)]
+        retry: RetryFlags,
         /// Any other topic setting as KEY=VALUE; repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         settings: Vec<String>,
@@ -41,6 +43,54 @@ pub enum TopicCommand {
     Describe { name: String },
     /// Delete a topic and its data.
     Delete { name: String },
+}
+
+/// Retry policy settings; a topic with `--max-attempts` of 1 or more gets
+/// `NAME.retry` and `NAME.dlq` topics.
+#[derive(clap::Args, Debug)]
+pub struct RetryFlags {
+    /// Deliveries an event gets, the first included; enables fail and retries.
+    #[arg(long)]
+    max_attempts: Option<u32>,
+    /// Delay after the first failure, in ms.
+    #[arg(long)]
+    initial_backoff_ms: Option<u64>,
+    /// Factor applied to the delay after each further failure (at least 1.0).
+    #[arg(long)]
+    backoff_multiplier: Option<f64>,
+    /// Ceiling on the delay before jitter, in ms.
+    #[arg(long)]
+    max_backoff_ms: Option<u64>,
+    /// Fraction (0.0 to 1.0) by which jitter may move a delay either way.
+    #[arg(long)]
+    jitter: Option<f64>,
+    /// Comma-separated reason classes that make an event poison at once.
+    #[arg(long)]
+    non_retryable_classes: Option<String>,
+}
+
+impl RetryFlags {
+    fn pairs(&self) -> Vec<(String, String)> {
+        let mut pairs = Vec::new();
+        let mut push = |key: &str, value: Option<String>| {
+            if let Some(value) = value {
+                pairs.push((key.to_owned(), value));
+            }
+        };
+        push("max_attempts", self.max_attempts.map(|v| v.to_string()));
+        push(
+            "initial_backoff_ms",
+            self.initial_backoff_ms.map(|v| v.to_string()),
+        );
+        push(
+            "backoff_multiplier",
+            self.backoff_multiplier.map(|v| format!("{v:?}")),
+        );
+        push("max_backoff_ms", self.max_backoff_ms.map(|v| v.to_string()));
+        push("jitter", self.jitter.map(|v| format!("{v:?}")));
+        push("non_retryable_classes", self.non_retryable_classes.clone());
+        pairs
+    }
 }
 
 pub fn run(broker: &str, command: TopicCommand) -> Result<(), CliError> {
@@ -55,9 +105,10 @@ pub fn run(broker: &str, command: TopicCommand) -> Result<(), CliError> {
             segment_bytes,
             validation,
             subject,
+            retry,
             settings,
         } => {
-            let mut config: Vec<(String, String)> = Vec::new();
+            let mut config: Vec<(String, String)> = retry.pairs();
             if let Some(value) = durability {
                 config.push(("durability".into(), value));
             }

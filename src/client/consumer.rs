@@ -300,6 +300,11 @@ impl Consumer {
     pub fn topic(&self) -> &str {
         &self.topic
     }
+
+    /// The connection used for offsets and other one-shot calls.
+    pub fn admin_client(&mut self) -> &mut Client {
+        &mut self.admin
+    }
 }
 
 fn start_position(

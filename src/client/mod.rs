@@ -4,6 +4,7 @@
 
 pub mod conn;
 pub mod consumer;
+pub mod dlq;
 pub mod partitioner;
 pub mod producer;
 pub mod schema;
@@ -20,6 +21,7 @@ use crate::protocol::api::{
 use crate::protocol::{ApiError, ApiKey, ErrorCode};
 pub use conn::Connection;
 pub use consumer::{Consumer, ConsumerConfig, Record, StartFrom};
+pub use dlq::{Delivery, RetryConsumer};
 pub use producer::{Producer, ProducerConfig};
 pub use schema::{SchemaCheck, SchemaSubscription, SchemaVersion};
 

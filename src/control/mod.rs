@@ -2,6 +2,8 @@
 //! readiness; later the registry REST API, admin and metrics). It reads the
 //! shared broker state and talks to shards only through channels.
 
+mod dlq;
+
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -51,6 +53,7 @@ pub fn router(shared: Arc<BrokerShared>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .merge(dlq::routes())
         .with_state(shared)
 }
 

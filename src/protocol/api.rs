@@ -30,10 +30,15 @@ pub enum ApiKey {
     SchemaList = 25,
     SchemaConfig = 26,
     SchemaSubscribe = 27,
+    Fail = 30,
+    DlqList = 31,
+    DlqShow = 32,
+    DlqRedrive = 33,
+    DlqPurge = 34,
 }
 
 impl ApiKey {
-    pub const ALL: [ApiKey; 17] = [
+    pub const ALL: [ApiKey; 22] = [
         ApiKey::ApiVersions,
         ApiKey::Metadata,
         ApiKey::CreateTopic,
@@ -51,6 +56,11 @@ impl ApiKey {
         ApiKey::SchemaList,
         ApiKey::SchemaConfig,
         ApiKey::SchemaSubscribe,
+        ApiKey::Fail,
+        ApiKey::DlqList,
+        ApiKey::DlqShow,
+        ApiKey::DlqRedrive,
+        ApiKey::DlqPurge,
     ];
 
     pub fn from_u16(value: u16) -> Option<ApiKey> {

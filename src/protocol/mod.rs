@@ -5,6 +5,7 @@
 pub mod api;
 pub mod batch;
 pub mod codec;
+pub mod dlq;
 pub mod error;
 pub mod frame;
 pub mod schema_api;

@@ -27,6 +27,10 @@ pub struct TopicMeta {
     pub id: u32,
     pub name: String,
     pub config: TopicConfig,
+    /// Id whose placement this topic shares, so that partition `p` of a
+    /// retry or dead-letter topic lives on the shard of its source's `p`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement_id: Option<u32>,
     /// Owning shard of each partition, computed from the id at load.
     #[serde(skip)]
     pub shards: Vec<u16>,
@@ -38,15 +42,24 @@ impl TopicMeta {
             id,
             name,
             config,
+            placement_id: None,
             shards: Vec::new(),
         };
         meta.place(shard_count);
         meta
     }
 
+    /// Places the partitions as topic `placement_id` places its own.
+    pub fn placed_with(mut self, placement_id: u32, shard_count: usize) -> TopicMeta {
+        self.placement_id = Some(placement_id);
+        self.place(shard_count);
+        self
+    }
+
     fn place(&mut self, shard_count: usize) {
+        let placement_id = self.placement_id.unwrap_or(self.id);
         self.shards = (0..self.config.partitions)
-            .map(|p| placement::owner(self.id, p, shard_count) as u16)
+            .map(|p| placement::owner(placement_id, p, shard_count) as u16)
             .collect();
     }
 

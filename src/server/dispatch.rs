@@ -17,6 +17,7 @@ use crate::protocol::api::{
     OffsetCommitRequest, OffsetFetchRequest, ProduceRequest, TopicMetadata,
 };
 use crate::protocol::codec::Reader;
+use crate::protocol::dlq::{DlqCommand, DlqCommandKind, FailRequest};
 use crate::protocol::frame::{begin_reply, finish_frame, RequestHeader};
 use crate::protocol::{ApiError, ApiKey, ErrorCode};
 use crate::shard::runtime;
@@ -198,6 +199,31 @@ async fn start(ctx: &Rc<ShardCtx>, api: ApiKey, mut body: BytesMut) -> Result<St
                 route::submit(ctx, owner, ShardRequest::OffsetFetch { key }).await,
             ))
         }
+        ApiKey::Fail => {
+            let mut reader = Reader::new(&body);
+            let request = FailRequest::decode(&mut reader)?;
+            reader.finish("fail request")?;
+            let (source, failed) = crate::retry::topics::resolve_failed(&catalog, &request.topic)?;
+            let owner = failed.owner(request.partition)?;
+            let request = ShardRequest::Fail {
+                source,
+                failed,
+                request,
+            };
+            Ok(pending(route::submit(ctx, owner, request).await))
+        }
+        ApiKey::DlqList | ApiKey::DlqShow | ApiKey::DlqRedrive | ApiKey::DlqPurge => {
+            let kind = match api {
+                ApiKey::DlqList => DlqCommandKind::List,
+                ApiKey::DlqShow => DlqCommandKind::Show,
+                ApiKey::DlqRedrive => DlqCommandKind::Redrive,
+                _ => DlqCommandKind::Purge,
+            };
+            let command = DlqCommand::decode_for(kind, &mut Reader::new(&body))?;
+            Ok(pending(
+                route::submit(ctx, ctx.id, ShardRequest::DlqCommand(command)).await,
+            ))
+        }
         api if super::schema_calls::is_forwarded(api) => {
             Ok(pending(super::schema_calls::forward(ctx, api, body)))
         }
@@ -293,6 +319,8 @@ fn encode_result(correlation_id: u32, result: ShardResult) -> Outgoing {
         ReplyBody::ListOffsets(offset) => ListOffsetsReply { offset }.encode(&mut buf),
         ReplyBody::OffsetFetch(reply) => reply.encode(&mut buf),
         ReplyBody::CreateTopic(topic_id) => CreateTopicReply { topic_id }.encode(&mut buf),
+        ReplyBody::Fail(reply) => reply.encode(&mut buf),
+        ReplyBody::Dlq(reply) => reply.encode(&mut buf),
         ReplyBody::Raw(bytes) => buf.put_slice(&bytes),
     }
     finish_frame(&mut buf, start, trailing);

@@ -32,6 +32,8 @@ use state::BrokerShared;
 /// File in the data directory that lists the bound addresses, so scripts and
 /// tests that asked for port 0 can find the broker.
 pub const ADDR_FILE: &str = "ringbus.addr";
+/// Control-plane requests queued per shard before the control plane waits.
+const CONTROL_CHANNEL_CAPACITY: usize = 64;
 
 /// The bound addresses, as written to [`ADDR_FILE`].
 #[derive(Debug, Serialize, serde::Deserialize)]
@@ -95,6 +97,9 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     let port = |l: &std::net::TcpListener| l.local_addr().map(|a| a.port()).unwrap_or(0);
     let (control_requests, control_inbox) =
         async_channel::bounded(state::CONTROL_REQUESTS_QUEUED_MAX);
+    let (control, control_inboxes): (Vec<_>, Vec<_>) = (0..shard_count)
+        .map(|_| async_channel::bounded(CONTROL_CHANNEL_CAPACITY))
+        .unzip();
     let shared = Arc::new(BrokerShared {
         shard_count,
         catalog: ArcSwap::from_pointee(catalog),
@@ -108,6 +113,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         registry: crate::registry::shared::RegistryShared::new(),
         control_requests,
         control_inbox,
+        control,
         config,
     });
     write_addr_file(&shared).map_err(|err| fail("cannot write the address file", &err))?;
@@ -116,8 +122,10 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         .map_err(|err| fail("cannot start the disk monitor", &err))?;
     crate::control::spawn(shared.clone(), http)
         .map_err(|err| fail("cannot start the control plane", &err))?;
+    crate::retry::alerts::start(&shared.config.alerts)
+        .map_err(|err| fail("cannot start the alert webhooks", &err))?;
     let (events, inbox) = mpsc::channel();
-    let stops = start_shards(&shared, main, own, &events)?;
+    let stops = start_shards(&shared, main, own, control_inboxes, &events)?;
     watch_signals(events)?;
     wait_and_stop(&shared, inbox, stops)
 }
@@ -149,6 +157,7 @@ fn start_shards(
     shared: &Arc<BrokerShared>,
     main: Vec<std::net::TcpListener>,
     own: Vec<std::net::TcpListener>,
+    control_inboxes: Vec<async_channel::Receiver<state::MeshMessage>>,
     events: &mpsc::Sender<Event>,
 ) -> Result<Vec<async_channel::Sender<()>>, ServeError> {
     let meshes = mesh::build(
@@ -157,7 +166,9 @@ fn start_shards(
     );
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let mut stops = Vec::new();
-    for ((mesh, main_listener), own_listener) in meshes.into_iter().zip(main).zip(own) {
+    for (((mesh, main_listener), own_listener), control) in
+        meshes.into_iter().zip(main).zip(own).zip(control_inboxes)
+    {
         let id = mesh.shard();
         let (stop, shutdown) = async_channel::bounded(1);
         stops.push(stop);
@@ -168,6 +179,7 @@ fn start_shards(
             listeners: vec![main_listener, own_listener],
             shutdown,
             cpu: (!cores.is_empty()).then(|| cores[id % cores.len()].id),
+            control,
         };
         let events = events.clone();
         std::thread::Builder::new()

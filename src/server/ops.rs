@@ -22,6 +22,7 @@ use crate::protocol::api::{
 };
 use crate::protocol::batch;
 use crate::protocol::{ApiError, ErrorCode};
+use crate::retry;
 use crate::shard::runtime;
 use crate::storage::{Durability, Partition, StorageError};
 
@@ -58,6 +59,22 @@ pub fn handle(ctx: &Rc<ShardCtx>, request: ShardRequest) -> LocalBoxFuture<'stat
         ShardRequest::ClosePartitions { topic, partitions } => {
             Box::pin(admin::close_partitions(ctx.clone(), topic, partitions))
         }
+        ShardRequest::Fail {
+            source,
+            failed,
+            request,
+        } => Box::pin(retry::fail::fail(ctx.clone(), source, failed, request)),
+        ShardRequest::DlqCommand(command) => Box::pin(retry::commands::run(ctx.clone(), command)),
+        ShardRequest::DlqPartition {
+            source,
+            partition,
+            command,
+        } => Box::pin(retry::commands::run_partition(
+            ctx.clone(),
+            source,
+            partition,
+            command,
+        )),
     }
 }
 

@@ -7,7 +7,7 @@ use futures_channel::oneshot;
 use futures_util::future::{ready, LocalBoxFuture};
 
 use super::ops;
-use super::state::{MeshMessage, ShardCtx, ShardRequest, ShardResult};
+use super::state::{BrokerShared, MeshMessage, ShardCtx, ShardRequest, ShardResult};
 use crate::protocol::{ApiError, ErrorCode};
 use crate::shard::runtime;
 
@@ -76,4 +76,24 @@ pub fn serve_control(ctx: &Rc<ShardCtx>) {
             });
         }
     });
+}
+
+/// Runs `request` on `shard` from outside the shards (the control plane)
+/// and waits for its result.
+pub async fn submit_from_outside(
+    shared: &BrokerShared,
+    shard: usize,
+    request: ShardRequest,
+) -> ShardResult {
+    let shutting_down = |reason: String| Err(ApiError::new(ErrorCode::ShuttingDown, reason));
+    let Some(inbox) = shared.control.get(shard) else {
+        return shutting_down(format!("shard {shard} does not exist"));
+    };
+    let (reply, receiver) = oneshot::channel();
+    if inbox.send(MeshMessage { request, reply }).await.is_err() {
+        return shutting_down(format!("shard {shard} is not serving"));
+    }
+    receiver
+        .await
+        .unwrap_or_else(|_| shutting_down(format!("shard {shard} stopped before it replied")))
 }

@@ -28,6 +28,8 @@ pub struct ShardStart {
     pub listeners: Vec<std::net::TcpListener>,
     pub shutdown: async_channel::Receiver<()>,
     pub cpu: Option<usize>,
+    /// Requests from the control plane, served like a mesh peer's.
+    pub control: async_channel::Receiver<MeshMessage>,
 }
 
 /// Runs a shard to completion on the calling thread.
@@ -42,7 +44,8 @@ pub fn run(start: ShardStart) -> Result<(), String> {
 }
 
 async fn serve(mut start: ShardStart) -> Result<(), String> {
-    let receivers = start.mesh.take_receivers();
+    let mut receivers = start.mesh.take_receivers();
+    receivers.push((usize::MAX, start.control.clone()));
     let ctx = Rc::new(ShardCtx {
         id: start.id,
         shared: start.shared.clone(),
@@ -53,6 +56,7 @@ async fn serve(mut start: ShardStart) -> Result<(), String> {
         connections: Cell::new(0),
         inflight: Cell::new(0),
         client_warnings: Default::default(),
+        retry: crate::retry::RetryShard::default(),
     });
     route::serve_mesh(&ctx, receivers);
     open_owned(&ctx)
@@ -63,7 +67,17 @@ async fn serve(mut start: ShardStart) -> Result<(), String> {
             .await
             .map_err(|err| format!("cannot create internal topics: {err}"))?;
         route::serve_control(&ctx);
+        crate::retry::topics::ensure_topics(&ctx)
+            .await
+            .map_err(|err| format!("cannot create retry and alert topics: {err}"))?;
     }
+    crate::retry::shard::rebuild(&ctx).await.map_err(|err| {
+        format!(
+            "shard {}: cannot rebuild the dead-letter index: {err}",
+            ctx.id
+        )
+    })?;
+    let orchestrator = runtime::spawn(crate::retry::orchestrator::run(ctx.clone()));
     let mut accepts = Vec::new();
     for listener in start.listeners {
         let listener = TcpListener::from_std(listener)
@@ -76,6 +90,7 @@ async fn serve(mut start: ShardStart) -> Result<(), String> {
     let _ = start.shutdown.recv().await;
     drop(accepts);
     drop(retention);
+    drop(orchestrator);
     shutdown(&ctx).await;
     Ok(())
 }

@@ -17,6 +17,7 @@ use super::catalog::{Catalog, TopicMeta};
 use super::offsets::OffsetStore;
 use crate::config::Config;
 use crate::protocol::api::{Acks, FetchReplyHeader, FetchRequest, OffsetFetchReply, ProduceReply};
+use crate::protocol::dlq::{DlqCommand, DlqReply, FailReply, FailRequest};
 use crate::protocol::ApiError;
 use crate::shard::mesh::ShardMesh;
 use crate::storage::Partition;
@@ -40,6 +41,8 @@ pub struct BrokerShared {
     /// them and routes each to its target.
     pub control_requests: async_channel::Sender<ControlRequest>,
     pub control_inbox: async_channel::Receiver<ControlRequest>,
+    /// Per shard, the channel the control plane sends requests on.
+    pub control: Vec<async_channel::Sender<MeshMessage>>,
 }
 
 /// A [`ShardRequest`] from the control plane, to run on `shard`.
@@ -107,6 +110,20 @@ pub enum ShardRequest {
         topic: Arc<TopicMeta>,
         partitions: Vec<u32>,
     },
+    /// A Fail for an event of `failed` (`source` or its retry topic).
+    Fail {
+        source: Arc<TopicMeta>,
+        failed: Arc<TopicMeta>,
+        request: FailRequest,
+    },
+    /// A dead-letter operator command over all partitions; runs on any shard.
+    DlqCommand(DlqCommand),
+    /// A dead-letter operator command on one partition, run on its owner.
+    DlqPartition {
+        source: Arc<TopicMeta>,
+        partition: u32,
+        command: DlqCommand,
+    },
 }
 
 /// The successful result of a [`ShardRequest`].
@@ -120,6 +137,8 @@ pub enum ReplyBody {
     ListOffsets(i64),
     OffsetFetch(OffsetFetchReply),
     CreateTopic(u32),
+    Fail(FailReply),
+    Dlq(DlqReply),
     /// A body already encoded by the shard that built it.
     Raw(Bytes),
 }
@@ -147,6 +166,8 @@ pub struct ShardCtx {
     pub inflight: Cell<usize>,
     /// Limits warnings about misbehaving clients.
     pub client_warnings: super::log_limit::LogLimiter,
+    /// Retry orchestrator state: timing wheel and dead-letter indexes.
+    pub retry: crate::retry::RetryShard,
 }
 
 impl ShardCtx {
