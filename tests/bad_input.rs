@@ -47,7 +47,8 @@ fn produce(conn: &mut Connection, topic: &str, records: &[u8]) {
         acks: Acks::Leader,
         timeout_ms: 1000,
     };
-    conn.send_with(ApiKey::Produce, |buf| request.encode(buf, records)).unwrap();
+    conn.send_with(ApiKey::Produce, |buf| request.encode(buf, records))
+        .unwrap();
 }
 
 #[test]
@@ -61,7 +62,12 @@ fn oversized_frame_gets_error_and_connection_continues() {
     // The same connection still works after the oversized body was skipped.
     produce(&mut conn, "t", &batch());
     let reply = conn.recv().unwrap();
-    assert_eq!(reply.header.code, ErrorCode::None, "{}", reply.header.message);
+    assert_eq!(
+        reply.header.code,
+        ErrorCode::None,
+        "{}",
+        reply.header.message
+    );
     assert_still_serving(&broker);
 }
 
@@ -109,7 +115,9 @@ fn unknown_topic_gets_error_naming_it() {
     assert_eq!(err.code(), Some(ErrorCode::InvalidTopicName));
     let err = client.create_topic("t", 1, &[]).unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::TopicAlreadyExists));
-    let err = client.create_topic("x", 1, &[("durability", "sometimes")]).unwrap_err();
+    let err = client
+        .create_topic("x", 1, &[("durability", "sometimes")])
+        .unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::InvalidConfig));
     assert!(err.to_string().contains("sometimes"), "{err}");
     let err = client.list_offsets("t", 9, -1).unwrap_err();
@@ -127,7 +135,11 @@ fn bad_crc_is_rejected_and_nothing_appended() {
     let message = expect_error(&mut conn, ErrorCode::CorruptBatch);
     assert!(message.to_lowercase().contains("crc"), "{message}");
     let mut client = Client::connect(&broker.main_addr()).unwrap();
-    assert_eq!(client.list_offsets("t", 0, -1).unwrap(), 0, "nothing was appended");
+    assert_eq!(
+        client.list_offsets("t", 0, -1).unwrap(),
+        0,
+        "nothing was appended"
+    );
     produce(&mut conn, "t", &batch());
     assert_eq!(conn.recv().unwrap().header.code, ErrorCode::None);
 }
@@ -137,18 +149,30 @@ fn unparseable_frame_closes_only_its_connection() {
     let broker = broker_with_topic();
     let mut healthy = Client::connect(&broker.main_addr()).unwrap();
     let mut stream = TcpStream::connect(broker.main_addr()).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     // A length too small to hold a request header.
     stream.write_all(&[0, 0, 0, 3, 1, 2, 3]).unwrap();
     let mut byte = [0u8; 1];
     let read = stream.read(&mut byte);
-    assert!(matches!(read, Ok(0)) || read.is_err(), "the broker closed the connection");
+    assert!(
+        matches!(read, Ok(0)) || read.is_err(),
+        "the broker closed the connection"
+    );
     // Invalid UTF-8 in the client id cannot be parsed either.
     let mut stream = TcpStream::connect(broker.main_addr()).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    stream.write_all(&[0, 0, 0, 12, 0, 1, 0, 0, 0, 0, 0, 1, 0, 2, 0xff, 0xfe]).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(&[0, 0, 0, 12, 0, 1, 0, 0, 0, 0, 0, 1, 0, 2, 0xff, 0xfe])
+        .unwrap();
     let read = stream.read(&mut byte);
-    assert!(matches!(read, Ok(0)) || read.is_err(), "the broker closed the connection");
+    assert!(
+        matches!(read, Ok(0)) || read.is_err(),
+        "the broker closed the connection"
+    );
     assert_eq!(healthy.metadata(&["t"]).unwrap().topics.len(), 1);
     assert_still_serving(&broker);
 }
@@ -172,6 +196,55 @@ fn inflight_limit_gets_error_reply() {
         conn.send(ApiKey::Fetch, &fetch).unwrap();
     }
     let first = conn.recv().unwrap();
-    assert_eq!(first.header.code, ErrorCode::TooManyInflightRequests, "{}", first.header.message);
+    assert_eq!(
+        first.header.code,
+        ErrorCode::TooManyInflightRequests,
+        "{}",
+        first.header.message
+    );
     assert_eq!(first.header.correlation_id, 3);
+}
+
+#[test]
+fn malformed_record_with_valid_crc_is_rejected() {
+    let broker = broker_with_topic();
+    let mut conn = Connection::connect(broker.main_addr(), "test").unwrap();
+    let mut records = batch();
+    // Overwrite the first record's length varint with a huge value, then fix
+    // the CRC so only the record walk can catch it.
+    records[61] = 0x7e;
+    let crc = crc32c::crc32c(&records[21..]);
+    records[17..21].copy_from_slice(&crc.to_be_bytes());
+    produce(&mut conn, "t", &records);
+    let message = expect_error(&mut conn, ErrorCode::CorruptBatch);
+    assert!(message.contains("record"), "{message}");
+    let mut client = Client::connect(&broker.main_addr()).unwrap();
+    assert_eq!(
+        client.list_offsets("t", 0, -1).unwrap(),
+        0,
+        "nothing was appended"
+    );
+}
+
+#[test]
+fn stalled_partial_frame_is_closed() {
+    let broker = Broker::start_with(1, "request_read_timeout_ms = 300");
+    let mut stream = TcpStream::connect(broker.main_addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // Announce a 1,000-byte frame and send only 10 bytes of it.
+    stream
+        .write_all(&[0, 0, 3, 232, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0])
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut byte = [0u8; 1];
+    let read = stream.read(&mut byte);
+    assert!(
+        matches!(read, Ok(0)) || read.is_err(),
+        "the broker closed the stalled connection"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let mut client = Client::connect(&broker.main_addr()).unwrap();
+    assert!(client.metadata(&[]).is_ok(), "other connections are served");
 }

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::Broker;
-use ringbus::client::{Client, Connection, Consumer, ConsumerConfig, Producer, ProducerConfig, StartFrom};
+use ringbus::client::{
+    Client, Connection, Consumer, ConsumerConfig, Producer, ProducerConfig, StartFrom,
+};
 use ringbus::protocol::api::{Acks, FetchRequest, ProduceReply, ProduceRequest};
 use ringbus::protocol::batch::BatchBuilder;
 use ringbus::protocol::ApiKey;
@@ -32,32 +34,54 @@ fn hundred_thousand_events_in_order() {
     let broker = Broker::start(2);
     let addr = broker.main_addr();
     let mut client = Client::connect(&addr).unwrap();
-    client.create_topic("events", 8, &[("durability", "none")]).unwrap();
+    client
+        .create_topic("events", 8, &[("durability", "none")])
+        .unwrap();
     let mut producer = Producer::connect(&addr, ProducerConfig::default()).unwrap();
     let mut sent_per_partition: HashMap<u32, Vec<u64>> = HashMap::new();
     for i in 0..100_000u64 {
         let key = format!("key-{}", i % 977);
         let value = format!("event-{i}");
-        let partition = producer.send("events", Some(key.as_bytes()), value.as_bytes(), &[]).unwrap();
+        let partition = producer
+            .send("events", Some(key.as_bytes()), value.as_bytes(), &[])
+            .unwrap();
         sent_per_partition.entry(partition).or_default().push(i);
     }
     let acked = producer.flush().unwrap();
     assert_eq!(acked.len(), 8, "every partition got events");
     let records = consume_all(&addr, "events", 100_000);
-    assert_eq!(records.len(), 100_000, "every event comes back exactly once");
+    assert_eq!(
+        records.len(),
+        100_000,
+        "every event comes back exactly once"
+    );
     let mut seen_per_partition: HashMap<u32, Vec<u64>> = HashMap::new();
     for record in &records {
         let value = std::str::from_utf8(record.value.as_ref().unwrap()).unwrap();
         let i: u64 = value.strip_prefix("event-").unwrap().parse().unwrap();
-        seen_per_partition.entry(record.partition).or_default().push(i);
+        seen_per_partition
+            .entry(record.partition)
+            .or_default()
+            .push(i);
     }
     for (partition, sent) in &sent_per_partition {
-        assert_eq!(seen_per_partition.get(partition), Some(sent), "partition {partition} order");
+        assert_eq!(
+            seen_per_partition.get(partition),
+            Some(sent),
+            "partition {partition} order"
+        );
     }
     for partition in 0..8u32 {
-        let offsets: Vec<u64> = records.iter().filter(|r| r.partition == partition).map(|r| r.offset).collect();
+        let offsets: Vec<u64> = records
+            .iter()
+            .filter(|r| r.partition == partition)
+            .map(|r| r.offset)
+            .collect();
         let expected: Vec<u64> = (0..offsets.len() as u64).collect();
-        assert_eq!(offsets, expected, "partition {partition} offsets are dense from 0");
+        assert_eq!(
+            offsets, expected,
+            "partition {partition} offsets are dense from 0"
+        );
     }
 }
 
@@ -71,7 +95,9 @@ fn produce_one(conn: &mut Connection, topic: &str, partition: u32, value: &[u8])
         acks: Acks::Leader,
         timeout_ms: 5000,
     };
-    let id = conn.send_with(ApiKey::Produce, |buf| request.encode(buf, &records)).unwrap();
+    let id = conn
+        .send_with(ApiKey::Produce, |buf| request.encode(buf, &records))
+        .unwrap();
     let body = conn.recv_for(id).unwrap();
     ringbus::client::conn::decode(&body).unwrap()
 }
@@ -138,7 +164,10 @@ fn long_poll_returns_when_data_arrives() {
     produce_one(&mut conn, "poll", 0, b"wake up");
     let (elapsed, bytes) = waiter.join().unwrap();
     assert!(bytes > 0, "the long poll returned the new batch");
-    assert!(elapsed < Duration::from_secs(10), "the long poll ended before max_wait_ms");
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "the long poll ended before max_wait_ms"
+    );
 }
 
 #[test]
@@ -178,7 +207,9 @@ fn list_offsets_by_time() {
             acks: Acks::Leader,
             timeout_ms: 5000,
         };
-        let id = conn.send_with(ApiKey::Produce, |buf| request.encode(buf, &records)).unwrap();
+        let id = conn
+            .send_with(ApiKey::Produce, |buf| request.encode(buf, &records))
+            .unwrap();
         conn.recv_for(id).unwrap();
     }
     assert_eq!(client.list_offsets("timed", 0, -2).unwrap(), 0);
@@ -196,4 +227,36 @@ fn sigterm_exits_cleanly() {
     let status = broker.terminate();
     assert!(status.success(), "exit status {status}");
     assert!(broker.log().contains("ringbus stopped"), "{}", broker.log());
+}
+
+#[test]
+fn recreated_topic_starts_without_old_offsets() {
+    let broker = Broker::start(2);
+    let addr = broker.main_addr();
+    let mut client = Client::connect(&addr).unwrap();
+    let first = client.create_topic("reborn", 2, &[]).unwrap();
+    client.commit_offset("g", "reborn", 0, 5).unwrap();
+    client.delete_topic("reborn").unwrap();
+    let second = client.create_topic("reborn", 2, &[]).unwrap();
+    assert_ne!(first, second, "a deleted topic's id is not given out again");
+    assert_eq!(client.fetch_offset("g", "reborn", 0).unwrap(), -1);
+}
+
+#[test]
+fn explicit_offset_past_end_is_an_error() {
+    let broker = Broker::start(1);
+    let addr = broker.main_addr();
+    let mut client = Client::connect(&addr).unwrap();
+    client.create_topic("short", 1, &[]).unwrap();
+    let config = ConsumerConfig {
+        start: StartFrom::Offset(999),
+        ..ConsumerConfig::default()
+    };
+    let mut consumer = Consumer::connect(&addr, "short", None, config).unwrap();
+    let err = consumer.poll(Duration::from_secs(5)).unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(ringbus::protocol::ErrorCode::OffsetOutOfRange),
+        "{err}"
+    );
 }

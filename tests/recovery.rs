@@ -17,7 +17,12 @@ use ringbus::protocol::{ApiKey, ErrorCode};
 /// (partition, offset, value) of one acknowledged produce.
 type Acked = (u32, u64, Vec<u8>);
 
-fn produce_value(conn: &mut Connection, topic: &str, partition: u32, value: &[u8]) -> Result<ProduceReply, ringbus::client::ClientError> {
+fn produce_value(
+    conn: &mut Connection,
+    topic: &str,
+    partition: u32,
+    value: &[u8],
+) -> Result<ProduceReply, ringbus::client::ClientError> {
     let mut builder = BatchBuilder::new(ringbus::client::consumer::now_ms());
     builder.push(ringbus::client::consumer::now_ms(), None, Some(value), &[]);
     let records = builder.finish();
@@ -55,7 +60,9 @@ fn kill9_keeps_every_acknowledged_batch() {
     let mut broker = Broker::start(2);
     let addr = broker.main_addr();
     let mut client = Client::connect(&addr).unwrap();
-    client.create_topic("durable", 2, &[("durability", "always")]).unwrap();
+    client
+        .create_topic("durable", 2, &[("durability", "always")])
+        .unwrap();
     let acked: Arc<Mutex<Vec<Acked>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
@@ -70,7 +77,10 @@ fn kill9_keeps_every_acknowledged_batch() {
                 }
                 let value = format!("writer-{writer}-event-{i}").into_bytes();
                 match produce_value(&mut conn, "durable", partition, &value) {
-                    Ok(reply) => acked.lock().unwrap().push((partition, reply.base_offset, value)),
+                    Ok(reply) => acked
+                        .lock()
+                        .unwrap()
+                        .push((partition, reply.base_offset, value)),
                     Err(_) => return,
                 }
             }
@@ -83,23 +93,44 @@ fn kill9_keeps_every_acknowledged_batch() {
         writer.join().unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 50, "writers were acknowledged before the kill ({})", acked.len());
+    assert!(
+        acked.len() > 50,
+        "writers were acknowledged before the kill ({})",
+        acked.len()
+    );
     broker.restart();
     let addr = broker.main_addr();
     for partition in 0..2u32 {
         let stored = read_all(&addr, "durable", partition);
         let mine: Vec<_> = acked.iter().filter(|(p, _, _)| *p == partition).collect();
         for (_, offset, value) in &mine {
-            assert_eq!(stored.get(offset), Some(value), "acknowledged offset {offset} of partition {partition}");
+            assert_eq!(
+                stored.get(offset),
+                Some(value),
+                "acknowledged offset {offset} of partition {partition}"
+            );
         }
-        let end = Client::connect(&addr).unwrap().list_offsets("durable", partition, -1).unwrap() as u64;
+        let end = Client::connect(&addr)
+            .unwrap()
+            .list_offsets("durable", partition, -1)
+            .unwrap() as u64;
         let max_acked = mine.iter().map(|(_, o, _)| *o).max().unwrap();
-        assert!(end > max_acked, "log end {end} is past the last acknowledged offset {max_acked}");
+        assert!(
+            end > max_acked,
+            "log end {end} is past the last acknowledged offset {max_acked}"
+        );
         let expected: Vec<u64> = (0..end).collect();
-        assert_eq!(stored.keys().copied().collect::<Vec<_>>(), expected, "no gap before the end");
+        assert_eq!(
+            stored.keys().copied().collect::<Vec<_>>(),
+            expected,
+            "no gap before the end"
+        );
         let mut conn = Connection::connect(&addr, "after").unwrap();
         let next = produce_value(&mut conn, "durable", partition, b"after restart").unwrap();
-        assert_eq!(next.base_offset, end, "new offsets continue without a gap or reuse");
+        assert_eq!(
+            next.base_offset, end,
+            "new offsets continue without a gap or reuse"
+        );
     }
 }
 
@@ -107,7 +138,10 @@ fn kill9_keeps_every_acknowledged_batch() {
 /// broker cleanly; returns the size of the last batch on disk.
 fn fill_and_stop(broker: &mut Broker, count: usize) -> u64 {
     let addr = broker.main_addr();
-    Client::connect(&addr).unwrap().create_topic("damaged", 1, &[]).unwrap();
+    Client::connect(&addr)
+        .unwrap()
+        .create_topic("damaged", 1, &[])
+        .unwrap();
     let mut conn = Connection::connect(&addr, "test").unwrap();
     for i in 0..count {
         produce_value(&mut conn, "damaged", 0, format!("value-{i:04}").as_bytes()).unwrap();
@@ -120,7 +154,10 @@ fn fill_and_stop(broker: &mut Broker, count: usize) -> u64 {
 
 fn assert_recovered_to(broker: &Broker, count: u64) {
     let addr = broker.main_addr();
-    let end = Client::connect(&addr).unwrap().list_offsets("damaged", 0, -1).unwrap() as u64;
+    let end = Client::connect(&addr)
+        .unwrap()
+        .list_offsets("damaged", 0, -1)
+        .unwrap() as u64;
     assert_eq!(end, count, "log truncated to the last valid batch");
     let stored = read_all(&addr, "damaged", 0);
     assert_eq!(stored.len() as u64, count);
@@ -128,7 +165,11 @@ fn assert_recovered_to(broker: &Broker, count: u64) {
         assert_eq!(value, format!("value-{offset:04}").into_bytes());
     }
     let log = broker.log().to_lowercase();
-    assert!(log.contains("truncat"), "recovery logged the truncation:\n{}", broker.log());
+    assert!(
+        log.contains("truncat"),
+        "recovery logged the truncation:\n{}",
+        broker.log()
+    );
 }
 
 #[test]
@@ -137,7 +178,10 @@ fn torn_tail_is_truncated() {
     let batch_bytes = fill_and_stop(&mut broker, 20);
     let segment = segments(&broker.partition_dir("damaged", 0)).pop().unwrap();
     let len = std::fs::metadata(&segment).unwrap().len();
-    let file = std::fs::OpenOptions::new().write(true).open(&segment).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap();
     file.set_len(len - batch_bytes / 2).unwrap();
     broker.restart();
     assert_recovered_to(&broker, 19);
@@ -161,7 +205,11 @@ fn retention_deletes_old_segments() {
     let broker = Broker::start_with(1, "retention_check_interval_ms = 100");
     let addr = broker.main_addr();
     let mut client = Client::connect(&addr).unwrap();
-    let settings = [("segment_bytes", "4096"), ("retention_bytes", "8192"), ("durability", "none")];
+    let settings = [
+        ("segment_bytes", "4096"),
+        ("retention_bytes", "8192"),
+        ("durability", "none"),
+    ];
     client.create_topic("rolling", 1, &settings).unwrap();
     let mut conn = Connection::connect(&addr, "test").unwrap();
     let value = vec![b'x'; 500];
@@ -180,31 +228,53 @@ fn retention_deletes_old_segments() {
     }
     assert!(earliest > 0, "retention moved the earliest offset");
     let remaining = segments(&dir).len();
-    assert!(remaining <= 4, "old segments were deleted; {remaining} remain");
+    assert!(
+        remaining <= 4,
+        "old segments were deleted; {remaining} remain"
+    );
     assert_eq!(client.list_offsets("rolling", 0, -1).unwrap(), 200);
     let stored = read_all(&addr, "rolling", 0);
-    assert_eq!(stored.keys().next().copied(), Some(earliest as u64), "reads start at the new earliest offset");
+    assert_eq!(
+        stored.keys().next().copied(),
+        Some(earliest as u64),
+        "reads start at the new earliest offset"
+    );
 }
 
 struct Tmpfs(std::path::PathBuf);
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+        let _ = std::fs::remove_dir(&self.0);
     }
 }
 
 #[test]
 fn disk_full_rejects_produce_until_space_returns() {
-    let root = tempfile::Builder::new().prefix("ringbus-diskfull-").tempdir().unwrap().keep();
+    let root = tempfile::Builder::new()
+        .prefix("ringbus-diskfull-")
+        .tempdir()
+        .unwrap()
+        .keep();
     let status = std::process::Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
         .arg(&root)
         .status()
         .expect("mount(8) runs");
-    assert!(status.success(), "mounting a 64 MiB tmpfs needs root; this suite runs as root");
+    assert!(
+        status.success(),
+        "mounting a 64 MiB tmpfs needs root; this suite runs as root"
+    );
     let _mount = Tmpfs(root.clone());
-    let broker = Broker::start_in(root.clone(), 1, "min_free_bytes = 33554432\ndisk_check_interval_ms = 50");
+    let broker = Broker::start_in(
+        root.clone(),
+        1,
+        "min_free_bytes = 33554432\ndisk_check_interval_ms = 50",
+    );
     let addr = broker.main_addr();
     let mut client = Client::connect(&addr).unwrap();
     client.create_topic("space", 1, &[]).unwrap();

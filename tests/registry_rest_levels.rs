@@ -3,6 +3,7 @@
 //! the history is registered under level NONE, the subject is set to the
 //! case's level, then the new schema is tested against the subject.
 
+mod common;
 mod registry_support;
 
 use registry_support::{avro_body, Server};
@@ -45,12 +46,22 @@ fn run_case(server: &Server, index: usize, case: &Value) -> bool {
 
 #[test]
 fn avro_level_cases_match_through_rest() {
-    let server = Server::start();
+    run_all(&Server::start());
+}
+
+#[test]
+fn avro_level_cases_match_in_broker() {
+    let broker = common::Broker::start(2);
+    let addr = broker.addrs.http.parse().expect("HTTP address");
+    run_all(&Server::remote(addr));
+}
+
+fn run_all(server: &Server) {
     let cases = cases();
     let mut failed = Vec::new();
     for (index, case) in cases.iter().enumerate() {
         let expected = case["expected_compatible"].as_bool().unwrap();
-        if run_case(&server, index, case) != expected {
+        if run_case(server, index, case) != expected {
             failed.push(case["id"].as_str().unwrap_or("?").to_owned());
         }
     }

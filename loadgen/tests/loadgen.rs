@@ -1,6 +1,6 @@
 //! `loadgen` against real brokers on 127.0.0.1: the summary and its output
-//! files, coordinated-omission correction across a paused broker, and the
-//! schema mode when the control plane has no registry.
+//! files, coordinated-omission correction across a paused broker, the schema
+//! mode with and without a registry, and `/metrics` against what loadgen sent.
 //!
 //! The broker binary must be built (`cargo build --bin ringbus`);
 //! `cargo test --workspace` builds it.
@@ -231,33 +231,68 @@ fn open_loop_shows_broker_stall() {
 }
 
 #[test]
+fn schema_mode_registers_and_validates() {
+    let broker = Broker::start(1);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("orders.json");
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/orders_schema.avsc");
+    loadgen(
+        &broker,
+        &["produce", "--topic", "orders", "--messages", "2000", "--validation", "payload"]
+            .into_iter()
+            .chain(["--schema", schema.to_str().unwrap(), "--json", json.to_str().unwrap()])
+            .collect::<Vec<_>>(),
+    );
+    let summary = read_json(&json);
+    assert_eq!(summary["messages"], 2000);
+    assert_eq!(summary["errors"], 0);
+    let (status, versions) =
+        common::http_get(&broker.addrs.http, "/subjects/orders-value/versions").expect("GET versions");
+    assert_eq!(status, 200, "subject registered: {versions}");
+    assert_eq!(versions.trim(), "[1]");
+    let mut client = ringbus::client::Client::connect(&broker.main_addr()).unwrap();
+    let metadata = client.metadata(&["orders"]).unwrap();
+    let config = &metadata.topics[0].config;
+    assert!(
+        config.iter().any(|(key, value)| key == "validation" && value.contains("payload")),
+        "topic validates payloads: {config:?}"
+    );
+}
+
+/// Serves one HTTP 404 for every connection, as a control plane without a
+/// registry API does, until the test ends.
+fn serve_404() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = [0u8; 65536];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let reply = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+            let _ = std::io::Write::write_all(&mut stream, reply.as_bytes());
+        }
+    });
+    addr
+}
+
+#[test]
 fn schema_mode_without_registry_still_produces() {
     let broker = Broker::start(1);
+    let http = serve_404();
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/orders_schema.avsc");
     let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args([
-            "--broker",
-            &broker.main_addr(),
-            "--http",
-            &broker.addrs.http,
-        ])
+        .args(["--broker", &broker.main_addr(), "--http", &http])
         .args(["produce", "--topic", "orders", "--messages", "1000"])
-        .args(["--schema", schema.to_str().unwrap()])
+        .args(["--schema", schema.to_str().unwrap(), "--validation", "payload"])
         .output()
         .expect("run loadgen");
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "loadgen failed: {stderr}");
-    assert!(
-        stdout.starts_with("produce: 1000 messages"),
-        "summary: {stdout}"
-    );
-    if !stderr.is_empty() {
-        assert!(
-            stderr.contains("returned 404"),
-            "unexpected error: {stderr}"
-        );
-    }
+    assert!(stdout.starts_with("produce: 1000 messages"), "summary: {stdout}");
+    assert!(stderr.contains("returned 404"), "stderr names the 404: {stderr}");
+    assert!(stderr.contains("without registering"), "stderr says what happens: {stderr}");
 }
 
 #[test]

@@ -36,7 +36,9 @@ fn parse_from(text: &str) -> Result<StartFrom, CliError> {
         "earliest" => Ok(StartFrom::Earliest),
         "latest" => Ok(StartFrom::Latest),
         offset => offset.parse().map(StartFrom::Offset).map_err(|_| {
-            CliError::Usage(format!("--from '{offset}' is not earliest, latest or an offset"))
+            CliError::Usage(format!(
+                "--from '{offset}' is not earliest, latest or an offset"
+            ))
         }),
     }
 }
@@ -102,7 +104,8 @@ pub fn run(broker: &str, args: ConsumeArgs) -> Result<(), CliError> {
             if args.max_events.is_some_and(|max| printed >= max) {
                 break 'outer;
             }
-            print(&mut out, record, json).map_err(|err| CliError::Runtime(format!("cannot write output: {err}")))?;
+            print(&mut out, record, json)
+                .map_err(|err| CliError::Runtime(format!("cannot write output: {err}")))?;
             printed += 1;
             next_offsets.insert(record.partition, record.offset + 1);
         }
@@ -110,7 +113,8 @@ pub fn run(broker: &str, args: ConsumeArgs) -> Result<(), CliError> {
             break;
         }
     }
-    out.flush().map_err(|err| CliError::Runtime(format!("cannot write output: {err}")))?;
+    out.flush()
+        .map_err(|err| CliError::Runtime(format!("cannot write output: {err}")))?;
     if args.group.is_some() {
         consumer.commit_offsets(next_offsets)?;
     }

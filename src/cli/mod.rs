@@ -2,7 +2,9 @@
 //! client of it.
 
 mod consume;
+mod dlq;
 mod produce;
+mod schema;
 mod stats;
 mod topic;
 
@@ -41,10 +43,19 @@ impl From<ClientError> for CliError {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "ringbus", version, about = "Single-node thread-per-core event broker")]
+#[command(
+    name = "ringbus",
+    version,
+    about = "Single-node thread-per-core event broker"
+)]
 pub struct Cli {
     /// Broker address for client commands.
-    #[arg(long, global = true, env = "RINGBUS_BROKER", default_value = "127.0.0.1:9292")]
+    #[arg(
+        long,
+        global = true,
+        env = "RINGBUS_BROKER",
+        default_value = "127.0.0.1:9292"
+    )]
     pub broker: String,
     #[command(subcommand)]
     pub command: Command,
@@ -63,6 +74,14 @@ pub enum Command {
     Consume(consume::ConsumeArgs),
     /// Print a summary of the broker's metrics (from its HTTP /metrics).
     Stats(stats::StatsArgs),
+    /// Register, read and check schemas in the broker's registry.
+    #[command(subcommand)]
+    Schema(schema::SchemaCommand),
+    /// List, show, redrive and purge dead-letter entries.
+    #[command(subcommand)]
+    Dlq(dlq::DlqCommandArgs),
+    /// Report that an event failed, so the broker retries or dead-letters it.
+    Fail(dlq::FailArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -95,6 +114,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Produce(args) => produce::run(&cli.broker, args),
         Command::Consume(args) => consume::run(&cli.broker, args),
         Command::Stats(args) => stats::run(args),
+        Command::Schema(command) => schema::run(&cli.broker, command),
+        Command::Dlq(command) => dlq::run(&cli.broker, command),
+        Command::Fail(args) => dlq::run_fail(&cli.broker, args),
     }
 }
 
@@ -118,7 +140,9 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     if let Some(base) = args.shard_port_base {
         config.broker.shard_port_base = base;
     }
-    config.validate().map_err(|err| CliError::Usage(err.to_string()))?;
+    config
+        .validate()
+        .map_err(|err| CliError::Usage(err.to_string()))?;
     init_tracing(&config.log.level);
     tracing::info!(target: "ringbus", config = ?config, "starting");
     crate::server::run(config).map_err(|err| CliError::Runtime(err.to_string()))
@@ -131,5 +155,6 @@ fn init_tracing(level: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }

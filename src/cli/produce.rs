@@ -24,12 +24,16 @@ pub struct ProduceArgs {
 /// other values their JSON text.
 fn key_of(line: &str, field: &str, line_number: usize) -> Result<Vec<u8>, CliError> {
     let value: serde_json::Value = serde_json::from_str(line).map_err(|err| {
-        CliError::Runtime(format!("line {line_number} is not valid JSON, so --key-field cannot apply: {err}"))
+        CliError::Runtime(format!(
+            "line {line_number} is not valid JSON, so --key-field cannot apply: {err}"
+        ))
     })?;
     match value.get(field) {
         Some(serde_json::Value::String(text)) => Ok(text.as_bytes().to_vec()),
         Some(other) => Ok(other.to_string().into_bytes()),
-        None => Err(CliError::Runtime(format!("line {line_number} has no field '{field}' for --key-field"))),
+        None => Err(CliError::Runtime(format!(
+            "line {line_number} has no field '{field}' for --key-field"
+        ))),
     }
 }
 
@@ -47,7 +51,8 @@ pub fn run(broker: &str, args: ProduceArgs) -> Result<(), CliError> {
     let schema_header = args.schema_id.map(|id| id.to_string());
     let mut count = 0u64;
     for (index, line) in std::io::stdin().lock().lines().enumerate() {
-        let line = line.map_err(|err| CliError::Runtime(format!("cannot read standard input: {err}")))?;
+        let line =
+            line.map_err(|err| CliError::Runtime(format!("cannot read standard input: {err}")))?;
         if line.is_empty() {
             continue;
         }
@@ -60,7 +65,13 @@ pub fn run(broker: &str, args: ProduceArgs) -> Result<(), CliError> {
             .map(|id| ("schema_id", id.as_bytes()))
             .collect();
         match args.partition {
-            Some(partition) => producer.send_to(&args.topic, partition, key.as_deref(), line.as_bytes(), &headers)?,
+            Some(partition) => producer.send_to(
+                &args.topic,
+                partition,
+                key.as_deref(),
+                line.as_bytes(),
+                &headers,
+            )?,
             None => {
                 producer.send(&args.topic, key.as_deref(), line.as_bytes(), &headers)?;
             }
@@ -68,8 +79,12 @@ pub fn run(broker: &str, args: ProduceArgs) -> Result<(), CliError> {
         count += 1;
     }
     let acked = producer.flush()?;
-    let last: BTreeMap<u32, u64> = acked.into_iter().map(|((_, p), reply)| (p, reply.last_offset)).collect();
-    println!("produced {count} events to {}", args.topic);
+    let last: BTreeMap<u32, u64> = acked
+        .into_iter()
+        .map(|((_, p), reply)| (p, reply.last_offset))
+        .collect();
+    let noun = if count == 1 { "event" } else { "events" };
+    println!("produced {count} {noun} to {}", args.topic);
     for (partition, offset) in last {
         println!("partition {partition}: last offset {offset}");
     }

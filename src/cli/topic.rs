@@ -10,8 +10,9 @@ pub enum TopicCommand {
     /// Create a topic.
     Create {
         name: String,
+        /// Partition count; topic_defaults.partitions when omitted.
         #[arg(long)]
-        partitions: u32,
+        partitions: Option<u32>,
         /// always, interval or none.
         #[arg(long)]
         durability: Option<String>,
@@ -24,6 +25,14 @@ pub enum TopicCommand {
         /// Close a segment at this size.
         #[arg(long)]
         segment_bytes: Option<u64>,
+        /// Schema check on produce: none, schema_id or payload.
+        #[arg(long)]
+        validation: Option<String>,
+        /// Registry subject that produced schema ids must belong to (default TOPIC-value).
+        #[arg(long)]
+        subject: Option<String>,
+        #[command(flatten)]
+        retry: RetryFlags,
         /// Any other topic setting as KEY=VALUE; repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         settings: Vec<String>,
@@ -36,6 +45,54 @@ pub enum TopicCommand {
     Delete { name: String },
 }
 
+/// Retry policy settings; a topic with `--max-attempts` of 1 or more gets
+/// `NAME.retry` and `NAME.dlq` topics.
+#[derive(clap::Args, Debug)]
+pub struct RetryFlags {
+    /// Deliveries an event gets, the first included; enables fail and retries.
+    #[arg(long)]
+    max_attempts: Option<u32>,
+    /// Delay after the first failure, in ms.
+    #[arg(long)]
+    initial_backoff_ms: Option<u64>,
+    /// Factor applied to the delay after each further failure (at least 1.0).
+    #[arg(long)]
+    backoff_multiplier: Option<f64>,
+    /// Ceiling on the delay before jitter, in ms.
+    #[arg(long)]
+    max_backoff_ms: Option<u64>,
+    /// Fraction (0.0 to 1.0) by which jitter may move a delay either way.
+    #[arg(long)]
+    jitter: Option<f64>,
+    /// Comma-separated reason classes that make an event poison at once.
+    #[arg(long)]
+    non_retryable_classes: Option<String>,
+}
+
+impl RetryFlags {
+    fn pairs(&self) -> Vec<(String, String)> {
+        let mut pairs = Vec::new();
+        let mut push = |key: &str, value: Option<String>| {
+            if let Some(value) = value {
+                pairs.push((key.to_owned(), value));
+            }
+        };
+        push("max_attempts", self.max_attempts.map(|v| v.to_string()));
+        push(
+            "initial_backoff_ms",
+            self.initial_backoff_ms.map(|v| v.to_string()),
+        );
+        push(
+            "backoff_multiplier",
+            self.backoff_multiplier.map(|v| format!("{v:?}")),
+        );
+        push("max_backoff_ms", self.max_backoff_ms.map(|v| v.to_string()));
+        push("jitter", self.jitter.map(|v| format!("{v:?}")));
+        push("non_retryable_classes", self.non_retryable_classes.clone());
+        pairs
+    }
+}
+
 pub fn run(broker: &str, command: TopicCommand) -> Result<(), CliError> {
     let mut client = Client::connect(broker)?;
     match command {
@@ -46,11 +103,20 @@ pub fn run(broker: &str, command: TopicCommand) -> Result<(), CliError> {
             retention_ms,
             retention_bytes,
             segment_bytes,
+            validation,
+            subject,
+            retry,
             settings,
         } => {
-            let mut config: Vec<(String, String)> = Vec::new();
+            let mut config: Vec<(String, String)> = retry.pairs();
             if let Some(value) = durability {
                 config.push(("durability".into(), value));
+            }
+            if let Some(value) = validation {
+                config.push(("validation".into(), value));
+            }
+            if let Some(value) = subject {
+                config.push(("subject".into(), value));
             }
             for (key, value) in [
                 ("retention_ms", retention_ms),
@@ -67,14 +133,26 @@ pub fn run(broker: &str, command: TopicCommand) -> Result<(), CliError> {
                 })?;
                 config.push((key.trim().into(), value.trim().into()));
             }
-            let pairs: Vec<(&str, &str)> = config.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let id = client.create_topic(&name, partitions, &pairs)?;
-            println!("created topic {name} (id {id}, {partitions} partitions)");
+            let pairs: Vec<(&str, &str)> = config
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let id = client.create_topic(&name, partitions.unwrap_or(0), &pairs)?;
+            let metadata = client.metadata(&[&name])?;
+            let count = metadata
+                .topics
+                .first()
+                .map_or(0, |t| t.partition_shards.len());
+            println!("created topic {name} (id {id}, {count} partitions)");
         }
         TopicCommand::List => {
             let metadata = client.metadata(&[])?;
             for topic in metadata.topics {
-                println!("{}\t{} partitions", topic.name, topic.partition_shards.len());
+                println!(
+                    "{}\t{} partitions",
+                    topic.name,
+                    topic.partition_shards.len()
+                );
             }
         }
         TopicCommand::Describe { name } => describe(&mut client, &name)?,
@@ -97,8 +175,14 @@ fn describe(client: &mut Client, name: &str) -> Result<(), CliError> {
         let partition = partition as u32;
         let earliest = client.list_offsets(name, partition, -2)?;
         let latest = client.list_offsets(name, partition, -1)?;
-        let port = metadata.shard_ports.get(*shard as usize).copied().unwrap_or(0);
-        println!("  partition {partition}: shard {shard} (port {port}), offsets {earliest}..{latest}");
+        let port = metadata
+            .shard_ports
+            .get(*shard as usize)
+            .copied()
+            .unwrap_or(0);
+        println!(
+            "  partition {partition}: shard {shard} (port {port}), offsets {earliest}..{latest}"
+        );
     }
     Ok(())
 }

@@ -29,7 +29,10 @@ impl Reply {
         if self.header.code == ErrorCode::None {
             return Ok(self.body);
         }
-        Err(ClientError::Api(ApiError::new(self.header.code, self.header.message)))
+        Err(ClientError::Api(ApiError::new(
+            self.header.code,
+            self.header.message,
+        )))
     }
 }
 
@@ -43,8 +46,16 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn connect(addr: impl ToSocketAddrs, client_id: &str) -> Result<Connection, ClientError> {
-        let addrs: Vec<SocketAddr> = addr.to_socket_addrs().map_err(ClientError::Io)?.collect();
+    pub fn connect(addr: impl AsRef<str>, client_id: &str) -> Result<Connection, ClientError> {
+        let text = addr.as_ref();
+        let addrs: Vec<SocketAddr> = text
+            .to_socket_addrs()
+            .map_err(|err| {
+                ClientError::Usage(format!(
+                    "cannot resolve broker address '{text}': {err}; use HOST:PORT such as 127.0.0.1:9292"
+                ))
+            })?
+            .collect();
         let mut last = None;
         for addr in addrs {
             match TcpStream::connect_timeout(&addr, Duration::from_secs(10)) {
@@ -62,10 +73,16 @@ impl Connection {
             }
         }
         Err(match last {
-            Some((addr, err)) => ClientError::Connect { addr: addr.to_string(), source: err },
+            Some((addr, err)) => ClientError::Connect {
+                addr: addr.to_string(),
+                source: err,
+            },
             None => ClientError::Connect {
                 addr: "(no address)".into(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "address resolved to nothing"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "address resolved to nothing",
+                ),
             },
         })
     }
@@ -79,18 +96,32 @@ impl Connection {
     }
 
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> Result<(), ClientError> {
-        self.stream.set_read_timeout(timeout).map_err(ClientError::Io)
+        self.stream
+            .set_read_timeout(timeout)
+            .map_err(ClientError::Io)
     }
 
     /// Sends a request whose body `write` appends; returns its correlation id.
-    pub fn send_with(&mut self, api: ApiKey, write: impl FnOnce(&mut BytesMut)) -> Result<u32, ClientError> {
+    pub fn send_with(
+        &mut self,
+        api: ApiKey,
+        write: impl FnOnce(&mut BytesMut),
+    ) -> Result<u32, ClientError> {
         let correlation_id = self.next_correlation_id;
         self.next_correlation_id = self.next_correlation_id.wrapping_add(1).max(1);
         self.write_buf.clear();
-        let start = begin_request(&mut self.write_buf, api as u16, 0, correlation_id, &self.client_id);
+        let start = begin_request(
+            &mut self.write_buf,
+            api as u16,
+            0,
+            correlation_id,
+            &self.client_id,
+        );
         write(&mut self.write_buf);
         finish_frame(&mut self.write_buf, start, 0);
-        self.stream.write_all(&self.write_buf).map_err(ClientError::Io)?;
+        self.stream
+            .write_all(&self.write_buf)
+            .map_err(ClientError::Io)?;
         Ok(correlation_id)
     }
 
@@ -105,7 +136,13 @@ impl Connection {
         let correlation_id = self.next_correlation_id;
         self.next_correlation_id = self.next_correlation_id.wrapping_add(1).max(1);
         self.write_buf.clear();
-        let start = begin_request(&mut self.write_buf, api as u16, 0, correlation_id, &self.client_id);
+        let start = begin_request(
+            &mut self.write_buf,
+            api as u16,
+            0,
+            correlation_id,
+            &self.client_id,
+        );
         write(&mut self.write_buf);
         finish_frame(&mut self.write_buf, start, payload.len());
         let mut parts = [IoSlice::new(&self.write_buf), IoSlice::new(payload)];
@@ -132,7 +169,9 @@ impl Connection {
     /// Reads the next reply frame, whichever request it answers.
     pub fn recv(&mut self) -> Result<Reply, ClientError> {
         let mut prefix = [0u8; LENGTH_PREFIX_BYTES];
-        self.stream.read_exact(&mut prefix).map_err(ClientError::Io)?;
+        self.stream
+            .read_exact(&mut prefix)
+            .map_err(|err| self.read_error(err))?;
         let len = u32::from_be_bytes(prefix) as usize;
         if len > REPLY_BYTES_MAX {
             return Err(ClientError::Protocol(format!(
@@ -141,7 +180,9 @@ impl Connection {
             )));
         }
         let mut frame = BytesMut::zeroed(len);
-        self.stream.read_exact(&mut frame).map_err(ClientError::Io)?;
+        self.stream
+            .read_exact(&mut frame)
+            .map_err(|err| self.read_error(err))?;
         let frame = frame.freeze();
         let (header, body_start) =
             ReplyHeader::parse(&frame).map_err(|err| ClientError::Protocol(err.to_string()))?;
@@ -149,6 +190,16 @@ impl Connection {
             header,
             body: frame.slice(body_start..),
         })
+    }
+
+    fn read_error(&self, err: std::io::Error) -> ClientError {
+        if err.kind() == std::io::ErrorKind::UnexpectedEof {
+            return ClientError::Protocol(format!(
+                "the broker at {} closed the connection",
+                self.addr
+            ));
+        }
+        ClientError::Io(err)
     }
 
     /// Sends one request and waits for its reply; no other request may be

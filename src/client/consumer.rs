@@ -12,7 +12,9 @@ use bytes::Bytes;
 
 use super::conn::{decode, Connection};
 use super::{split_fetch, Client, ClientError};
-use crate::protocol::api::{FetchRequest, MetadataReply, MetadataRequest, LIST_OFFSETS_EARLIEST, LIST_OFFSETS_LATEST};
+use crate::protocol::api::{
+    FetchRequest, MetadataReply, MetadataRequest, LIST_OFFSETS_EARLIEST, LIST_OFFSETS_LATEST,
+};
 use crate::protocol::batch;
 use crate::protocol::{ApiKey, ErrorCode};
 
@@ -70,6 +72,9 @@ pub struct Record {
 
 struct PartitionState {
     partition: u32,
+    /// Set while the position is one the caller asked for and no fetch has
+    /// succeeded yet: an out-of-range error is then reported, not reset.
+    explicit: bool,
     /// Next offset to hand to the caller.
     position: u64,
     conn: usize,
@@ -89,16 +94,25 @@ const MAIN_PORT: usize = usize::MAX;
 
 impl Consumer {
     /// Subscribes to `partitions` of `topic` (all when `None`).
-    pub fn connect(bootstrap: &str, topic: &str, partitions: Option<Vec<u32>>, config: ConsumerConfig) -> Result<Consumer, ClientError> {
+    pub fn connect(
+        bootstrap: &str,
+        topic: &str,
+        partitions: Option<Vec<u32>>,
+        config: ConsumerConfig,
+    ) -> Result<Consumer, ClientError> {
         let mut admin = Client::connect(bootstrap)?;
         let request = MetadataRequest {
             topics: vec![topic.to_string()],
         };
-        let metadata: MetadataReply = decode(&admin.connection().call(ApiKey::Metadata, &request)?)?;
+        let metadata: MetadataReply =
+            decode(&admin.connection().call(ApiKey::Metadata, &request)?)?;
         let meta = &metadata.topics[0];
         let count = meta.partition_shards.len() as u32;
         let chosen = partitions.unwrap_or_else(|| (0..count).collect());
-        let host = bootstrap.rsplit_once(':').map_or("127.0.0.1", |(host, _)| host).to_string();
+        let host = bootstrap
+            .rsplit_once(':')
+            .map_or("127.0.0.1", |(host, _)| host)
+            .to_string();
         let mut conns = HashMap::new();
         let mut states = Vec::new();
         for partition in chosen {
@@ -110,12 +124,20 @@ impl Consumer {
             let shard = meta.partition_shards[partition as usize] as usize;
             let key = if config.shard_aware { shard } else { MAIN_PORT };
             if let std::collections::hash_map::Entry::Vacant(slot) = conns.entry(key) {
-                let port = if key == MAIN_PORT { metadata.main_port } else { metadata.shard_ports[shard] };
-                slot.insert(Connection::connect(format!("{host}:{port}"), "ringbus-consumer")?);
+                let port = if key == MAIN_PORT {
+                    metadata.main_port
+                } else {
+                    metadata.shard_ports[shard]
+                };
+                slot.insert(Connection::connect(
+                    format!("{host}:{port}"),
+                    "ringbus-consumer",
+                )?);
             }
             let position = start_position(&mut admin, topic, partition, &config)?;
             states.push(PartitionState {
                 partition,
+                explicit: matches!(config.start, StartFrom::Offset(_)),
                 position,
                 conn: key,
                 outstanding: None,
@@ -170,7 +192,10 @@ impl Consumer {
                 max_wait_ms: self.config.max_wait_ms,
                 min_bytes: self.config.min_bytes,
             };
-            let conn = self.conns.get_mut(&state.conn).expect("connection per partition");
+            let conn = self
+                .conns
+                .get_mut(&state.conn)
+                .expect("connection per partition");
             state.outstanding = Some(conn.send(ApiKey::Fetch, &request)?);
         }
         Ok(())
@@ -206,24 +231,38 @@ impl Consumer {
     }
 
     fn receive(&mut self, key: usize) -> Result<(), ClientError> {
-        let reply = self.conns.get_mut(&key).expect("readable connection").recv()?;
+        let reply = self
+            .conns
+            .get_mut(&key)
+            .expect("readable connection")
+            .recv()?;
         let correlation_id = reply.header.correlation_id;
         let index = self
             .partitions
             .iter()
             .position(|p| p.conn == key && p.outstanding == Some(correlation_id))
-            .ok_or_else(|| ClientError::Protocol(format!("fetch reply with unknown correlation id {correlation_id}")))?;
+            .ok_or_else(|| {
+                ClientError::Protocol(format!(
+                    "fetch reply with unknown correlation id {correlation_id}"
+                ))
+            })?;
         self.partitions[index].outstanding = None;
         let partition = self.partitions[index].partition;
         let body = match reply.into_result() {
             Ok(body) => body,
-            Err(err) if err.code() == Some(ErrorCode::OffsetOutOfRange) => {
-                let earliest = self.admin.list_offsets(&self.topic, partition, LIST_OFFSETS_EARLIEST)?;
+            Err(err)
+                if err.code() == Some(ErrorCode::OffsetOutOfRange)
+                    && !self.partitions[index].explicit =>
+            {
+                let earliest =
+                    self.admin
+                        .list_offsets(&self.topic, partition, LIST_OFFSETS_EARLIEST)?;
                 self.partitions[index].position = earliest.max(0) as u64;
                 return Ok(());
             }
             Err(err) => return Err(err),
         };
+        self.partitions[index].explicit = false;
         let fetched = split_fetch(body)?;
         let position = self.partitions[index].position;
         let next = unpack(&fetched.records, partition, position, &mut self.buffered)?;
@@ -234,20 +273,26 @@ impl Consumer {
 
     /// Commits every partition's position for the configured group.
     pub fn commit(&mut self) -> Result<(), ClientError> {
-        let positions: Vec<(u32, u64)> = self.partitions.iter().map(|p| (p.partition, p.position)).collect();
+        let positions: Vec<(u32, u64)> = self
+            .partitions
+            .iter()
+            .map(|p| (p.partition, p.position))
+            .collect();
         self.commit_offsets(positions)
     }
 
     /// Commits the given next-offset-to-read per partition for the group,
     /// for callers that processed only part of what `poll` returned.
-    pub fn commit_offsets(&mut self, offsets: impl IntoIterator<Item = (u32, u64)>) -> Result<(), ClientError> {
-        let group = self
-            .config
-            .group
-            .clone()
-            .ok_or_else(|| ClientError::Usage("commit needs a consumer group; set ConsumerConfig::group".into()))?;
+    pub fn commit_offsets(
+        &mut self,
+        offsets: impl IntoIterator<Item = (u32, u64)>,
+    ) -> Result<(), ClientError> {
+        let group = self.config.group.clone().ok_or_else(|| {
+            ClientError::Usage("commit needs a consumer group; set ConsumerConfig::group".into())
+        })?;
         for (partition, offset) in offsets {
-            self.admin.commit_offset(&group, &self.topic, partition, offset)?;
+            self.admin
+                .commit_offset(&group, &self.topic, partition, offset)?;
         }
         Ok(())
     }
@@ -255,9 +300,19 @@ impl Consumer {
     pub fn topic(&self) -> &str {
         &self.topic
     }
+
+    /// The connection used for offsets and other one-shot calls.
+    pub fn admin_client(&mut self) -> &mut Client {
+        &mut self.admin
+    }
 }
 
-fn start_position(admin: &mut Client, topic: &str, partition: u32, config: &ConsumerConfig) -> Result<u64, ClientError> {
+fn start_position(
+    admin: &mut Client,
+    topic: &str,
+    partition: u32,
+    config: &ConsumerConfig,
+) -> Result<u64, ClientError> {
     let offset = match (config.start, &config.group) {
         (StartFrom::Earliest, _) => admin.list_offsets(topic, partition, LIST_OFFSETS_EARLIEST)?,
         (StartFrom::Latest, _) => admin.list_offsets(topic, partition, LIST_OFFSETS_LATEST)?,
@@ -266,15 +321,23 @@ fn start_position(admin: &mut Client, topic: &str, partition: u32, config: &Cons
             -1 => admin.list_offsets(topic, partition, LIST_OFFSETS_EARLIEST)?,
             committed => committed,
         },
-        (StartFrom::Committed, None) => admin.list_offsets(topic, partition, LIST_OFFSETS_EARLIEST)?,
+        (StartFrom::Committed, None) => {
+            admin.list_offsets(topic, partition, LIST_OFFSETS_EARLIEST)?
+        }
     };
     Ok(offset.max(0) as u64)
 }
 
 /// Decodes the batches in `records`, keeping records at or after `from`;
 /// returns the offset after the last record.
-pub fn unpack(records: &Bytes, partition: u32, mut from: u64, out: &mut VecDeque<Record>) -> Result<u64, ClientError> {
-    let corrupt = |err: batch::BatchError| ClientError::Protocol(format!("partition {partition}: {err}"));
+pub fn unpack(
+    records: &Bytes,
+    partition: u32,
+    mut from: u64,
+    out: &mut VecDeque<Record>,
+) -> Result<u64, ClientError> {
+    let corrupt =
+        |err: batch::BatchError| ClientError::Protocol(format!("partition {partition}: {err}"));
     let mut rest = &records[..];
     while !rest.is_empty() {
         let info = batch::validate(rest).map_err(corrupt)?;

@@ -4,8 +4,10 @@
 
 pub mod conn;
 pub mod consumer;
+pub mod dlq;
 pub mod partitioner;
 pub mod producer;
+pub mod schema;
 
 use std::net::SocketAddr;
 
@@ -19,14 +21,19 @@ use crate::protocol::api::{
 use crate::protocol::{ApiError, ApiKey, ErrorCode};
 pub use conn::Connection;
 pub use consumer::{Consumer, ConsumerConfig, Record, StartFrom};
+pub use dlq::{Delivery, RetryConsumer};
 pub use producer::{Producer, ProducerConfig};
+pub use schema::{SchemaCheck, SchemaSubscription, SchemaVersion};
 
 /// A client-side failure.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
     #[error("cannot connect to {addr}: {source}")]
-    Connect { addr: String, source: std::io::Error },
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("I/O error: {0}")]
     Io(std::io::Error),
     #[error("{0}")]
@@ -87,30 +94,47 @@ impl Client {
 
     /// Creates a topic; `config` holds setting overrides such as
     /// `("durability", "always")`.
-    pub fn create_topic(&mut self, name: &str, partitions: u32, config: &[(&str, &str)]) -> Result<u32, ClientError> {
+    pub fn create_topic(
+        &mut self,
+        name: &str,
+        partitions: u32,
+        config: &[(&str, &str)],
+    ) -> Result<u32, ClientError> {
         let request = CreateTopicRequest {
             name: name.to_string(),
             partitions,
-            config: config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            config: config
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
-        let reply: CreateTopicReply = conn::decode(&self.conn.call(ApiKey::CreateTopic, &request)?)?;
+        let reply: CreateTopicReply =
+            conn::decode(&self.conn.call(ApiKey::CreateTopic, &request)?)?;
         Ok(reply.topic_id)
     }
 
     pub fn delete_topic(&mut self, name: &str) -> Result<(), ClientError> {
-        let request = DeleteTopicRequest { name: name.to_string() };
+        let request = DeleteTopicRequest {
+            name: name.to_string(),
+        };
         self.conn.call(ApiKey::DeleteTopic, &request).map(|_| ())
     }
 
     /// The offset for `timestamp`: `-2` earliest, `-1` latest, or the first
     /// offset at or after a time in milliseconds (-1 when there is none).
-    pub fn list_offsets(&mut self, topic: &str, partition: u32, timestamp: i64) -> Result<i64, ClientError> {
+    pub fn list_offsets(
+        &mut self,
+        topic: &str,
+        partition: u32,
+        timestamp: i64,
+    ) -> Result<i64, ClientError> {
         let request = ListOffsetsRequest {
             topic: topic.to_string(),
             partition,
             timestamp,
         };
-        let reply: ListOffsetsReply = conn::decode(&self.conn.call(ApiKey::ListOffsets, &request)?)?;
+        let reply: ListOffsetsReply =
+            conn::decode(&self.conn.call(ApiKey::ListOffsets, &request)?)?;
         Ok(reply.offset)
     }
 
@@ -119,7 +143,13 @@ impl Client {
         split_fetch(body)
     }
 
-    pub fn commit_offset(&mut self, group: &str, topic: &str, partition: u32, offset: u64) -> Result<(), ClientError> {
+    pub fn commit_offset(
+        &mut self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+    ) -> Result<(), ClientError> {
         let request = OffsetCommitRequest {
             group: group.to_string(),
             topic: topic.to_string(),
@@ -131,13 +161,19 @@ impl Client {
     }
 
     /// The group's committed offset, or -1 when it has none.
-    pub fn fetch_offset(&mut self, group: &str, topic: &str, partition: u32) -> Result<i64, ClientError> {
+    pub fn fetch_offset(
+        &mut self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+    ) -> Result<i64, ClientError> {
         let request = OffsetFetchRequest {
             group: group.to_string(),
             topic: topic.to_string(),
             partition,
         };
-        let reply: OffsetFetchReply = conn::decode(&self.conn.call(ApiKey::OffsetFetch, &request)?)?;
+        let reply: OffsetFetchReply =
+            conn::decode(&self.conn.call(ApiKey::OffsetFetch, &request)?)?;
         Ok(reply.offset)
     }
 }

@@ -51,13 +51,19 @@ mod tests {
         assert_eq!(murmur2(b"foobar"), -790332482);
         assert_eq!(murmur2(b"a-little-bit-long-string"), -985981536);
         assert_eq!(murmur2(b"a-little-bit-longer-string"), -1486304829);
-        assert_eq!(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58897971);
+        assert_eq!(
+            murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"),
+            -58897971
+        );
         assert_eq!(murmur2(b"abc"), 479470107);
     }
 
     #[test]
     fn same_key_same_partition() {
-        assert_eq!(partition_for_key(b"user-1", 8), partition_for_key(b"user-1", 8));
+        assert_eq!(
+            partition_for_key(b"user-1", 8),
+            partition_for_key(b"user-1", 8)
+        );
         assert!(partition_for_key(b"user-1", 8) < 8);
     }
 }

@@ -86,7 +86,8 @@ const MAIN_PORT: usize = usize::MAX;
 impl Producer {
     pub fn connect(bootstrap: &str, config: ProducerConfig) -> Result<Producer, ClientError> {
         let mut conn = Connection::connect(bootstrap, "ringbus-producer")?;
-        let metadata: MetadataReply = decode(&conn.call(ApiKey::Metadata, &MetadataRequest::default())?)?;
+        let metadata: MetadataReply =
+            decode(&conn.call(ApiKey::Metadata, &MetadataRequest::default())?)?;
         let mut conns = HashMap::new();
         conns.insert(
             MAIN_PORT,
@@ -116,11 +117,10 @@ impl Producer {
                 topics: vec![topic.to_string()],
             };
             let reply: MetadataReply = decode(&main.conn.call(ApiKey::Metadata, &request)?)?;
-            let meta = reply
-                .topics
-                .into_iter()
-                .next()
-                .ok_or_else(|| ClientError::Protocol(format!("metadata of '{topic}' is empty")))?;
+            let meta =
+                reply.topics.into_iter().next().ok_or_else(|| {
+                    ClientError::Protocol(format!("metadata of '{topic}' is empty"))
+                })?;
             self.metadata.shard_ports = reply.shard_ports;
             self.routes.insert(
                 topic.to_string(),
@@ -139,7 +139,13 @@ impl Producer {
 
     /// Queues one record, picking the partition by key hash, or round robin
     /// for records without a key.
-    pub fn send(&mut self, topic: &str, key: Option<&[u8]>, value: &[u8], headers: &[(&str, &[u8])]) -> Result<u32, ClientError> {
+    pub fn send(
+        &mut self,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: &[u8],
+        headers: &[(&str, &[u8])],
+    ) -> Result<u32, ClientError> {
         let partitions = self.partitions(topic)?;
         let partition = match key {
             Some(key) => partition_for_key(key, partitions),
@@ -169,10 +175,13 @@ impl Producer {
         }
         let now_ms = super::consumer::now_ms();
         let batch_key = (topic.to_string(), partition);
-        let open = self.batches.entry(batch_key.clone()).or_insert_with(|| OpenBatch {
-            builder: BatchBuilder::new(now_ms),
-            started: Instant::now(),
-        });
+        let open = self
+            .batches
+            .entry(batch_key.clone())
+            .or_insert_with(|| OpenBatch {
+                builder: BatchBuilder::new(now_ms),
+                started: Instant::now(),
+            });
         open.builder.push(now_ms, key, Some(value), headers);
         self.records_sent += 1;
         if open.builder.size_bytes() >= self.config.batch_bytes {
@@ -198,14 +207,21 @@ impl Producer {
         Ok(())
     }
 
-    fn connection_for(&mut self, topic: &str, partition: u32) -> Result<&mut ShardConn, ClientError> {
+    fn connection_for(
+        &mut self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<&mut ShardConn, ClientError> {
         let shard = if self.config.shard_aware {
             self.route(topic)?.shards[partition as usize] as usize
         } else {
             MAIN_PORT
         };
         if !self.conns.contains_key(&shard) {
-            let host = self.bootstrap.rsplit_once(':').map_or("127.0.0.1", |(host, _)| host);
+            let host = self
+                .bootstrap
+                .rsplit_once(':')
+                .map_or("127.0.0.1", |(host, _)| host);
             let port = self.metadata.shard_ports[shard];
             let conn = Connection::connect(format!("{host}:{port}"), "ringbus-producer")?;
             self.conns.insert(
@@ -216,10 +232,18 @@ impl Producer {
                 },
             );
         }
-        Ok(self.conns.get_mut(&shard).expect("connection just inserted"))
+        Ok(self
+            .conns
+            .get_mut(&shard)
+            .expect("connection just inserted"))
     }
 
-    fn send_batch(&mut self, topic: &str, partition: u32, open: OpenBatch) -> Result<(), ClientError> {
+    fn send_batch(
+        &mut self,
+        topic: &str,
+        partition: u32,
+        open: OpenBatch,
+    ) -> Result<(), ClientError> {
         let records = open.builder.finish();
         let request = ProduceRequest {
             topic: topic.to_string(),
@@ -296,7 +320,10 @@ fn receive_one(conn: &mut ShardConn) -> Result<(String, u32, ProduceReply), Clie
     let inflight = conn.inflight.remove(position).expect("position is valid");
     let body = reply.into_result().map_err(|err| match err {
         ClientError::Api(mut api) => {
-            api.message = format!("produce to {}/{}: {}", inflight.topic, inflight.partition, api.message);
+            api.message = format!(
+                "produce to {}/{}: {}",
+                inflight.topic, inflight.partition, api.message
+            );
             ClientError::Api(api)
         }
         other => other,

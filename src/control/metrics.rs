@@ -1,5 +1,6 @@
-//! `GET /metrics`: requests a snapshot from every shard over its query
-//! channel and renders them as Prometheus text.
+//! `GET /metrics`: requests a snapshot from every shard over the control
+//! plane's shard channels and renders them, then the retry orchestrator's
+//! counters, as Prometheus text.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,12 +8,11 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
-use futures_channel::oneshot;
 use tracing::warn;
 
 use crate::metrics::prometheus;
-use crate::server::query::ShardQuery;
-use crate::server::state::BrokerShared;
+use crate::server::route::submit_from_outside;
+use crate::server::state::{BrokerShared, ReplyBody, ShardRequest};
 
 /// Maximum wait for one shard's snapshot. A shard that misses it is
 /// reported as `ringbus_shard_up 0`.
@@ -20,31 +20,27 @@ const SHARD_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves `GET /metrics`.
 pub async fn metrics(State(shared): State<Arc<BrokerShared>>) -> impl IntoResponse {
-    let mut pending = Vec::with_capacity(shared.shard_queries.len());
-    for (shard, queries) in shared.shard_queries.iter().enumerate() {
-        let (reply, receiver) = oneshot::channel();
-        let sent = queries.send(ShardQuery::Metrics(reply)).await.is_ok();
-        pending.push((shard, sent.then_some(receiver)));
-    }
     let mut snapshots = Vec::new();
     let mut missing = Vec::new();
-    for (shard, receiver) in pending {
-        let snapshot = match receiver {
-            Some(receiver) => tokio::time::timeout(SHARD_REPLY_TIMEOUT, receiver)
-                .await
-                .ok()
-                .and_then(Result::ok),
-            None => None,
-        };
-        match snapshot {
-            Some(snapshot) => snapshots.push(snapshot),
-            None => {
-                warn!(target: "ringbus::control", shard, "shard did not respond to the metrics scrape in time");
+    for shard in 0..shared.shard_count {
+        let request = submit_from_outside(&shared, shard, ShardRequest::Metrics);
+        match tokio::time::timeout(SHARD_REPLY_TIMEOUT, request).await {
+            Ok(Ok(ReplyBody::Metrics(snapshot))) => snapshots.push(*snapshot),
+            Ok(Ok(_)) => {
+                warn!(target: "ringbus::control", shard, "shard replied to a metrics request with another body");
+                missing.push(shard);
+            }
+            Ok(Err(err)) => {
+                warn!(target: "ringbus::control", shard, %err, "metrics request to a shard failed");
+                missing.push(shard);
+            }
+            Err(_) => {
+                warn!(target: "ringbus::control", shard, "metrics request to a shard timed out");
                 missing.push(shard);
             }
         }
     }
-    let text = prometheus::render(&snapshots, &missing);
-    // DLQ and retry families (src/retry/) are appended to `text` here.
+    let mut text = prometheus::render(&snapshots, &missing);
+    crate::retry::metrics::global().render(&mut text);
     ([(CONTENT_TYPE, prometheus::CONTENT_TYPE)], text)
 }

@@ -2,6 +2,9 @@
 //! readiness; later the registry REST API, admin and metrics). It reads the
 //! shared broker state and talks to shards only through channels.
 
+mod dlq;
+mod metrics;
+
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -12,7 +15,8 @@ use tracing::error;
 
 use crate::server::state::BrokerShared;
 
-mod metrics;
+pub mod registry;
+pub mod webhook;
 
 /// Starts the control-plane thread serving `listener`.
 pub fn spawn(shared: Arc<BrokerShared>, listener: std::net::TcpListener) -> std::io::Result<()> {
@@ -39,7 +43,7 @@ async fn serve(shared: Arc<BrokerShared>, listener: std::net::TcpListener) {
             return;
         }
     };
-    let app = router(shared);
+    let app = router(shared.clone()).merge(registry::start(shared));
     if let Err(err) = axum::serve(listener, app).await {
         error!(target: "ringbus::control", %err, "HTTP listener failed");
     }
@@ -51,6 +55,7 @@ pub fn router(shared: Arc<BrokerShared>) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics::metrics))
+        .merge(dlq::routes())
         .with_state(shared)
 }
 
@@ -59,12 +64,17 @@ async fn health() -> &'static str {
 }
 
 async fn ready(State(shared): State<Arc<BrokerShared>>) -> (StatusCode, String) {
-    let ready = shared.shards_ready.load(std::sync::atomic::Ordering::Acquire);
-    if shared.is_ready() && !shared.is_shutting_down() {
+    let ready = shared
+        .shards_ready
+        .load(std::sync::atomic::Ordering::Acquire);
+    if shared.is_ready() && shared.registry.is_loaded() && !shared.is_shutting_down() {
         return (StatusCode::OK, "ready\n".into());
     }
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        format!("not ready: {ready} of {} shards serving\n", shared.shard_count),
+        format!(
+            "not ready: {ready} of {} shards serving\n",
+            shared.shard_count
+        ),
     )
 }

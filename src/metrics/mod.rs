@@ -14,7 +14,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bytes::Bytes;
 use hdrhistogram::Histogram;
 
 use crate::protocol::batch;
@@ -119,16 +118,15 @@ pub fn record_fsync(latency: Duration) {
     SHARD.with_borrow_mut(|shard| record(&mut shard.fsync_latency_us, latency));
 }
 
-/// Counts the records in `chunks` of whole stored batches by reading each
-/// batch header; records are not decoded.
-pub fn count_records(chunks: &[Bytes]) -> u64 {
+/// Counts the records in `batches`, whole batches back to back, by reading
+/// each batch header; records are not decoded. Counting stops at the first
+/// header that does not parse.
+pub fn count_records(batches: &[u8]) -> u64 {
     let mut records = 0;
-    for chunk in chunks {
-        let mut rest = &chunk[..];
-        while let Ok(info) = batch::inspect(rest) {
-            records += u64::from(info.record_count);
-            rest = &rest[info.size_bytes.min(rest.len())..];
-        }
+    let mut rest = batches;
+    while let Ok(info) = batch::inspect(rest) {
+        records += u64::from(info.record_count);
+        rest = &rest[info.size_bytes.min(rest.len())..];
     }
     records
 }
@@ -136,6 +134,7 @@ pub fn count_records(chunks: &[Bytes]) -> u64 {
 /// Offsets of one partition at scrape time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionOffsets {
+    pub topic_id: u32,
     pub topic: String,
     pub partition: u32,
     pub log_start_offset: u64,
@@ -146,7 +145,8 @@ pub struct PartitionOffsets {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommittedOffset {
     pub group: String,
-    pub topic: String,
+    /// The topic's id; its name comes from the partition that has the id.
+    pub topic_id: u32,
     pub partition: u32,
     /// Next offset the group reads.
     pub offset: u64,

@@ -250,14 +250,21 @@ fn render_offsets(out: &mut String, shards: &[ShardSnapshot]) {
 /// Lag is the high watermark minus the group's committed offset, 0 when
 /// the group is ahead (after a truncation) or the partition is gone.
 fn render_lag(out: &mut String, shards: &[ShardSnapshot]) {
-    let high_watermarks: BTreeMap<(&str, u32), u64> = shards
+    // Topic name and high watermark per (topic id, partition).
+    let partitions: BTreeMap<(u32, u32), (&str, u64)> = shards
         .iter()
         .flat_map(|s| &s.partitions)
-        .map(|p| ((p.topic.as_str(), p.partition), p.high_watermark))
+        .map(|p| {
+            (
+                (p.topic_id, p.partition),
+                (p.topic.as_str(), p.high_watermark),
+            )
+        })
         .collect();
     let mut committed: Vec<_> = shards.iter().flat_map(|s| &s.committed).collect();
-    committed
-        .sort_by(|a, b| (&a.group, &a.topic, a.partition).cmp(&(&b.group, &b.topic, b.partition)));
+    committed.sort_by(|a, b| {
+        (&a.group, a.topic_id, a.partition).cmp(&(&b.group, b.topic_id, b.partition))
+    });
     let name = "ringbus_consumer_lag";
     family(
         out,
@@ -266,7 +273,7 @@ fn render_lag(out: &mut String, shards: &[ShardSnapshot]) {
         "Records between a group's committed offset and the high watermark.",
     );
     for c in committed {
-        let Some(&high_watermark) = high_watermarks.get(&(c.topic.as_str(), c.partition)) else {
+        let Some(&(topic, high_watermark)) = partitions.get(&(c.topic_id, c.partition)) else {
             continue;
         };
         let lag = high_watermark.saturating_sub(c.offset);
@@ -274,7 +281,7 @@ fn render_lag(out: &mut String, shards: &[ShardSnapshot]) {
             out,
             "{name}{{group=\"{}\",topic=\"{}\",partition=\"{}\"}} {lag}",
             escape(&c.group),
-            escape(&c.topic),
+            escape(topic),
             c.partition
         );
     }

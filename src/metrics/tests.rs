@@ -14,6 +14,7 @@ fn snapshot_after_traffic() -> ShardSnapshot {
     record_fsync(Duration::from_millis(4));
     let mut snapshot = ShardSnapshot::take(1);
     snapshot.partitions.push(PartitionOffsets {
+        topic_id: 7,
         topic: "orders".into(),
         partition: 0,
         log_start_offset: 0,
@@ -21,7 +22,7 @@ fn snapshot_after_traffic() -> ShardSnapshot {
     });
     snapshot.committed.push(CommittedOffset {
         group: "billing \"eu\"".into(),
-        topic: "orders".into(),
+        topic_id: 7,
         partition: 0,
         offset: 1200,
     });

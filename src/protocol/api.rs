@@ -22,10 +22,23 @@ pub enum ApiKey {
     ListOffsets = 6,
     OffsetCommit = 7,
     OffsetFetch = 8,
+    SchemaRegister = 20,
+    SchemaLookup = 21,
+    SchemaById = 22,
+    SchemaCheck = 23,
+    SchemaGet = 24,
+    SchemaList = 25,
+    SchemaConfig = 26,
+    SchemaSubscribe = 27,
+    Fail = 30,
+    DlqList = 31,
+    DlqShow = 32,
+    DlqRedrive = 33,
+    DlqPurge = 34,
 }
 
 impl ApiKey {
-    pub const ALL: [ApiKey; 9] = [
+    pub const ALL: [ApiKey; 22] = [
         ApiKey::ApiVersions,
         ApiKey::Metadata,
         ApiKey::CreateTopic,
@@ -35,6 +48,19 @@ impl ApiKey {
         ApiKey::ListOffsets,
         ApiKey::OffsetCommit,
         ApiKey::OffsetFetch,
+        ApiKey::SchemaRegister,
+        ApiKey::SchemaLookup,
+        ApiKey::SchemaById,
+        ApiKey::SchemaCheck,
+        ApiKey::SchemaGet,
+        ApiKey::SchemaList,
+        ApiKey::SchemaConfig,
+        ApiKey::SchemaSubscribe,
+        ApiKey::Fail,
+        ApiKey::DlqList,
+        ApiKey::DlqShow,
+        ApiKey::DlqRedrive,
+        ApiKey::DlqPurge,
     ];
 
     pub fn from_u16(value: u16) -> Option<ApiKey> {

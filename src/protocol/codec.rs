@@ -103,7 +103,11 @@ impl<'a> Reader<'a> {
 
     /// A count of items that each take at least `min_item_bytes`, checked
     /// against the bytes that remain before anything is allocated.
-    pub fn count(&mut self, field: &'static str, min_item_bytes: usize) -> Result<usize, WireError> {
+    pub fn count(
+        &mut self,
+        field: &'static str,
+        min_item_bytes: usize,
+    ) -> Result<usize, WireError> {
         let offset = self.pos;
         let count = self.u32(field)? as usize;
         if count.saturating_mul(min_item_bytes.max(1)) > self.remaining() {

@@ -95,7 +95,12 @@ pub fn begin_request(
 
 /// Starts a reply frame in `buf`, returning the position of its length
 /// prefix for `finish_frame`.
-pub fn begin_reply(buf: &mut BytesMut, correlation_id: u32, code: ErrorCode, message: &str) -> usize {
+pub fn begin_reply(
+    buf: &mut BytesMut,
+    correlation_id: u32,
+    code: ErrorCode,
+    message: &str,
+) -> usize {
     let start = buf.len();
     buf.put_u32(0);
     buf.put_u32(correlation_id);

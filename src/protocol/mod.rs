@@ -5,8 +5,10 @@
 pub mod api;
 pub mod batch;
 pub mod codec;
+pub mod dlq;
 pub mod error;
 pub mod frame;
+pub mod schema_api;
 
 pub use api::ApiKey;
 pub use error::{ApiError, ErrorCode, WireError};

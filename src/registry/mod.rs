@@ -4,6 +4,8 @@
 pub mod compat;
 pub mod error;
 pub mod model;
+pub mod produce;
 pub mod rest;
 pub mod schema;
+pub mod shared;
 pub mod validate;

@@ -18,8 +18,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-pub use event::{RegistryEvent, SubjectChange};
 pub use crate::registry::{compat, schema};
+pub use event::{RegistryEvent, SubjectChange};
 pub use plan::{Planned, RegisterRequest, Registered};
 pub use query::SubjectVersion;
 

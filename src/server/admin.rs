@@ -42,14 +42,19 @@ pub async fn create_topic(
         ));
     }
     let mut pairs = overrides;
-    pairs.push(("partitions".into(), partitions.to_string()));
+    // 0 asks for the broker's default partition count.
+    if partitions > 0 {
+        pairs.push(("partitions".into(), partitions.to_string()));
+    }
     let config = ctx
         .shared
         .config
         .topic_defaults
         .with_overrides(&pairs)
         .map_err(|err| ApiError::new(ErrorCode::InvalidConfig, format!("topic '{name}': {err}")))?;
+    crate::retry::topics::check_names_free(&ctx, &name, &config)?;
     let meta = create_internal(&ctx, name, config).await?;
+    crate::retry::topics::create_companions(&ctx, &meta).await?;
     Ok(ReplyBody::CreateTopic(meta.id))
 }
 
@@ -60,18 +65,45 @@ pub async fn create_internal(
     name: String,
     config: crate::config::TopicConfig,
 ) -> Result<Arc<TopicMeta>, ApiError> {
+    create_placed(ctx, name, config, None).await
+}
+
+/// Creates a topic, placing its partitions as topic `placement_id` places
+/// its own when one is given.
+pub async fn create_placed(
+    ctx: &Rc<ShardCtx>,
+    name: String,
+    config: crate::config::TopicConfig,
+    placement_id: Option<u32>,
+) -> Result<Arc<TopicMeta>, ApiError> {
     let shared = &ctx.shared;
-    let id = shared.catalog().next_id();
-    let meta = Arc::new(TopicMeta::new(id, name, config, shared.shard_count));
+    let data_dir = &shared.config.broker.data_dir;
+    let id = shared
+        .catalog()
+        .next_id()
+        .max(catalog::stored_next_id(data_dir));
+    catalog::store_next_id(data_dir, id + 1).map_err(|err| {
+        ApiError::new(
+            ErrorCode::StorageError,
+            format!(
+                "cannot store the next topic id under {}: {err}",
+                data_dir.display()
+            ),
+        )
+    })?;
+    let mut meta = TopicMeta::new(id, name, config, shared.shard_count);
+    if let Some(placement_id) = placement_id {
+        meta = meta.placed_with(placement_id, shared.shard_count);
+    }
+    let meta = Arc::new(meta);
     catalog::store_topic(&shared.config.broker.data_dir, &meta).map_err(|err| {
         ApiError::new(
             ErrorCode::StorageError,
             format!("cannot store metadata of topic '{}': {err}", meta.name),
         )
     })?;
-    for_each_owner(ctx, &meta, |topic, partitions| ShardRequest::OpenPartitions {
-        topic,
-        partitions,
+    for_each_owner(ctx, &meta, |topic, partitions| {
+        ShardRequest::OpenPartitions { topic, partitions }
     })
     .await?;
     let mut next = (**shared.catalog()).clone();
@@ -92,22 +124,34 @@ pub async fn delete_topic(ctx: Rc<ShardCtx>, name: String) -> ShardResult {
             format!("topic '{name}' is internal to the broker and cannot be deleted"),
         ));
     }
+    crate::retry::topics::check_deletable(&shared.catalog(), &name)?;
+    remove_topic(&ctx, &meta).await?;
+    for companion in crate::retry::topics::companions_of(&shared.catalog(), &meta) {
+        remove_topic(&ctx, &companion).await?;
+    }
+    Ok(ReplyBody::Empty)
+}
+
+/// Unpublishes a topic, closes its partitions and removes its files. The
+/// caller holds the admin lock.
+async fn remove_topic(ctx: &Rc<ShardCtx>, meta: &Arc<TopicMeta>) -> Result<(), ApiError> {
+    let shared = &ctx.shared;
+    let name = meta.name.clone();
     let mut next = (**shared.catalog()).clone();
     next.topics.remove(&name);
     shared.catalog.store(Arc::new(next));
-    for_each_owner(&ctx, &meta, |topic, partitions| ShardRequest::ClosePartitions {
-        topic,
-        partitions,
+    for_each_owner(ctx, meta, |topic, partitions| {
+        ShardRequest::ClosePartitions { topic, partitions }
     })
     .await?;
-    remove_topic_dir(&shared.config.broker.data_dir, &meta).map_err(|err| {
+    remove_topic_dir(&shared.config.broker.data_dir, meta).map_err(|err| {
         ApiError::new(
             ErrorCode::StorageError,
             format!("topic '{name}' was closed but its files could not be removed: {err}"),
         )
     })?;
     info!(target: "ringbus::admin", topic = %name, id = meta.id, "topic deleted");
-    Ok(ReplyBody::Empty)
+    Ok(())
 }
 
 /// Renames the directory first so a crash mid-delete never leaves a
@@ -160,19 +204,29 @@ async fn for_each_owner(
     Ok(())
 }
 
-pub async fn open_partitions(ctx: Rc<ShardCtx>, topic: Arc<TopicMeta>, partitions: Vec<u32>) -> ShardResult {
+pub async fn open_partitions(
+    ctx: Rc<ShardCtx>,
+    topic: Arc<TopicMeta>,
+    partitions: Vec<u32>,
+) -> ShardResult {
     let data_dir = ctx.shared.config.broker.data_dir.clone();
     for partition in partitions {
         let dir = catalog::partition_dir(&data_dir, &topic.name, partition);
         let log = Partition::open(dir, &topic.name, partition, topic.config.log_config())
             .await
             .map_err(|err| super::ops::storage_error(err, &topic.name, partition))?;
-        ctx.partitions.borrow_mut().insert((topic.id, partition), log);
+        ctx.partitions
+            .borrow_mut()
+            .insert((topic.id, partition), log);
     }
     Ok(ReplyBody::Empty)
 }
 
-pub async fn close_partitions(ctx: Rc<ShardCtx>, topic: Arc<TopicMeta>, partitions: Vec<u32>) -> ShardResult {
+pub async fn close_partitions(
+    ctx: Rc<ShardCtx>,
+    topic: Arc<TopicMeta>,
+    partitions: Vec<u32>,
+) -> ShardResult {
     for partition in partitions {
         let log = ctx.partitions.borrow_mut().remove(&(topic.id, partition));
         if let Some(log) = log {

@@ -27,6 +27,10 @@ pub struct TopicMeta {
     pub id: u32,
     pub name: String,
     pub config: TopicConfig,
+    /// Id whose placement this topic shares, so that partition `p` of a
+    /// retry or dead-letter topic lives on the shard of its source's `p`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement_id: Option<u32>,
     /// Owning shard of each partition, computed from the id at load.
     #[serde(skip)]
     pub shards: Vec<u16>,
@@ -38,15 +42,24 @@ impl TopicMeta {
             id,
             name,
             config,
+            placement_id: None,
             shards: Vec::new(),
         };
         meta.place(shard_count);
         meta
     }
 
+    /// Places the partitions as topic `placement_id` places its own.
+    pub fn placed_with(mut self, placement_id: u32, shard_count: usize) -> TopicMeta {
+        self.placement_id = Some(placement_id);
+        self.place(shard_count);
+        self
+    }
+
     fn place(&mut self, shard_count: usize) {
+        let placement_id = self.placement_id.unwrap_or(self.id);
         self.shards = (0..self.config.partitions)
-            .map(|p| placement::owner(self.id, p, shard_count) as u16)
+            .map(|p| placement::owner(placement_id, p, shard_count) as u16)
             .collect();
     }
 
@@ -84,7 +97,9 @@ impl Catalog {
         self.topics.get(name).ok_or_else(|| {
             ApiError::new(
                 ErrorCode::UnknownTopic,
-                format!("topic '{name}' does not exist; create it with `ringbus topic create {name}`"),
+                format!(
+                    "topic '{name}' does not exist; create it with `ringbus topic create {name}`"
+                ),
             )
         })
     }
@@ -117,6 +132,29 @@ impl Catalog {
         }
         Ok(catalog)
     }
+}
+
+/// File in the data directory holding the next topic id, so ids of deleted
+/// topics are never given out again. `~` cannot start a topic name.
+pub const NEXT_ID_FILE: &str = "~next_topic_id";
+
+/// The next topic id stored in the data directory, or 0 when none is.
+pub fn stored_next_id(data_dir: &Path) -> u32 {
+    std::fs::read_to_string(data_dir.join(NEXT_ID_FILE))
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Stores the next topic id durably (temp file, fsync, rename).
+pub fn store_next_id(data_dir: &Path, next: u32) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = data_dir.join(format!("{NEXT_ID_FILE}.tmp"));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(next.to_string().as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, data_dir.join(NEXT_ID_FILE))?;
+    std::fs::File::open(data_dir)?.sync_all()
 }
 
 /// Directory of a topic.
@@ -165,7 +203,9 @@ pub fn validate_topic_name(name: &str) -> Result<(), ApiError> {
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
     {
-        return fail(&format!("character {bad:?} is not allowed; use letters, digits, '.', '_' and '-'"));
+        return fail(&format!(
+            "character {bad:?} is not allowed; use letters, digits, '.', '_' and '-'"
+        ));
     }
     Ok(())
 }
@@ -192,6 +232,9 @@ mod tests {
         let catalog = Catalog::load(dir.path(), 2).unwrap();
         assert_eq!(**catalog.topic("t").unwrap(), meta);
         assert_eq!(catalog.next_id(), 5);
-        assert_eq!(catalog.topic("nope").unwrap_err().code, ErrorCode::UnknownTopic);
+        assert_eq!(
+            catalog.topic("nope").unwrap_err().code,
+            ErrorCode::UnknownTopic
+        );
     }
 }

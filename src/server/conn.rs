@@ -22,24 +22,45 @@ use crate::shard::runtime::{self, TcpStream};
 
 /// Bytes reserved for reads when the receive buffer runs low.
 const READ_BUFFER_BYTES: usize = 256 * 1024;
-/// Extra room reserved when a partial frame does not fit in the receive
-/// buffer. Frames handed to storage keep the old buffer alive, so growing
-/// copies the partial frame; a window of several frames makes that copy
-/// happen once per window instead of once per frame.
-const READ_WINDOW_BYTES: usize = 1 << 20;
 /// Most buffers handed to one vectored write; Linux's IOV_MAX is 1024.
 const IOVECS_PER_WRITE_MAX: usize = 1024;
+
+/// Largest step by which the receive buffer grows toward an announced frame.
+const FRAME_RESERVE_STEP_BYTES: usize = 1 << 20;
+
+/// How long the next read may take: `request_read_timeout_ms` in the middle
+/// of a frame, `connection_idle_timeout_ms` between frames while no request
+/// is in flight, and no limit otherwise (a client awaiting a long poll is not
+/// idle). A setting of 0 disables that limit.
+fn read_timeout(ctx: &ShardCtx, partial: bool, inflight: usize) -> Option<std::time::Duration> {
+    let broker = &ctx.shared.config.broker;
+    let ms = if partial {
+        broker.request_read_timeout_ms
+    } else if inflight == 0 {
+        broker.connection_idle_timeout_ms
+    } else {
+        0
+    };
+    (ms > 0).then(|| std::time::Duration::from_millis(ms))
+}
 
 /// A reply ready to send: its header and body prefix, then payload chunks
 /// that are sent as they are stored.
 pub struct Outgoing {
     pub head: Bytes,
     pub chunks: Vec<Bytes>,
+    /// Whether this reply holds a slot of the connection's in-flight limit,
+    /// released once the reply is written.
+    pub counted: bool,
 }
 
 /// Why a connection ends.
 enum Close {
     Eof,
+    /// No bytes arrived in time: mid-frame (`partial`) or while idle.
+    TimedOut {
+        partial: bool,
+    },
     Io(std::io::Error),
     Malformed(String),
 }
@@ -49,24 +70,44 @@ enum Close {
 pub async fn serve(ctx: Rc<ShardCtx>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let stream = Rc::new(stream);
+    // Replies are bounded by the in-flight limit: a request keeps its slot
+    // until its reply is written, so a client that stops reading cannot make
+    // replies pile up here.
     let (sender, receiver) = async_channel::unbounded::<Outgoing>();
-    let writer = runtime::spawn(write_loop(stream.clone(), receiver));
-    match read_loop(&ctx, &stream, sender).await {
-        Close::Eof => debug!(target: "ringbus::server", %peer, shard = ctx.id, "connection closed by peer"),
-        Close::Io(err) => debug!(target: "ringbus::server", %peer, shard = ctx.id, %err, "connection failed"),
-        Close::Malformed(reason) => warn!(target: "ringbus::server", %peer, shard = ctx.id, %reason,
-                                          "closing connection after a frame that cannot be parsed"),
+    let inflight = Rc::new(Cell::new(0));
+    let writer = runtime::spawn(write_loop(stream.clone(), receiver, inflight.clone()));
+    match read_loop(&ctx, &stream, sender, inflight).await {
+        Close::Eof => {
+            debug!(target: "ringbus::server", %peer, shard = ctx.id, "connection closed by peer")
+        }
+        Close::TimedOut { partial } => {
+            debug!(target: "ringbus::server", %peer, shard = ctx.id, partial,
+                                               "closing connection after a read timeout")
+        }
+        Close::Io(err) => {
+            debug!(target: "ringbus::server", %peer, shard = ctx.id, %err, "connection failed")
+        }
+        Close::Malformed(reason) => {
+            if let Some(suppressed) = ctx.client_warnings.admit() {
+                warn!(target: "ringbus::server", %peer, shard = ctx.id, %reason, suppressed,
+                      "closing connection after a frame that cannot be parsed");
+            }
+        }
     }
     let _ = writer.await;
 }
 
-async fn write_loop(stream: Rc<TcpStream>, receiver: async_channel::Receiver<Outgoing>) {
+async fn write_loop(
+    stream: Rc<TcpStream>,
+    receiver: async_channel::Receiver<Outgoing>,
+    inflight: Rc<Cell<usize>>,
+) {
     while let Ok(first) = receiver.recv().await {
         let mut buffers: Vec<Bytes> = Vec::with_capacity(16);
-        push_outgoing(&mut buffers, first);
+        let mut counted = push_outgoing(&mut buffers, first);
         while buffers.len() < IOVECS_PER_WRITE_MAX {
             let Ok(next) = receiver.try_recv() else { break };
-            push_outgoing(&mut buffers, next);
+            counted += push_outgoing(&mut buffers, next);
         }
         for group in split_iovecs(buffers) {
             let BufResult(result, _) = (&mut &*stream).write_vectored_all(group).await;
@@ -74,12 +115,20 @@ async fn write_loop(stream: Rc<TcpStream>, receiver: async_channel::Receiver<Out
                 return;
             }
         }
+        inflight.set(inflight.get() - counted);
     }
 }
 
-fn push_outgoing(buffers: &mut Vec<Bytes>, outgoing: Outgoing) {
+/// Appends a reply's buffers and returns 1 when it held an in-flight slot.
+fn push_outgoing(buffers: &mut Vec<Bytes>, outgoing: Outgoing) -> usize {
     buffers.push(outgoing.head);
-    buffers.extend(outgoing.chunks.into_iter().filter(|chunk| !chunk.is_empty()));
+    buffers.extend(
+        outgoing
+            .chunks
+            .into_iter()
+            .filter(|chunk| !chunk.is_empty()),
+    );
+    usize::from(outgoing.counted)
 }
 
 fn split_iovecs(mut buffers: Vec<Bytes>) -> Vec<Vec<Bytes>> {
@@ -99,11 +148,13 @@ pub struct ConnState {
     pub inflight: Rc<Cell<usize>>,
 }
 
-async fn read_loop(ctx: &Rc<ShardCtx>, stream: &TcpStream, sender: async_channel::Sender<Outgoing>) -> Close {
-    let conn = ConnState {
-        sender,
-        inflight: Rc::new(Cell::new(0)),
-    };
+async fn read_loop(
+    ctx: &Rc<ShardCtx>,
+    stream: &TcpStream,
+    sender: async_channel::Sender<Outgoing>,
+    inflight: Rc<Cell<usize>>,
+) -> Close {
+    let conn = ConnState { sender, inflight };
     let max_frame = ctx.shared.config.broker.max_frame_bytes as usize;
     let mut buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
     // Bytes of an oversized frame still to be read and dropped.
@@ -133,9 +184,15 @@ async fn read_loop(ctx: &Rc<ShardCtx>, stream: &TcpStream, sender: async_channel
                 break;
             }
             if buf.len() < LENGTH_PREFIX_BYTES + len {
+                // Grow toward the announced length in steps, so a peer that
+                // announces a large frame and stalls holds little memory.
+                // Frames handed to storage keep the buffer shared, so each
+                // grow copies the partial frame: grow only when the rest does
+                // not fit, and then by a whole step, which holds several
+                // frames, instead of exactly to this frame's end.
                 let missing = LENGTH_PREFIX_BYTES + len - buf.len();
                 if buf.capacity() - buf.len() < missing {
-                    buf.reserve(missing + READ_WINDOW_BYTES);
+                    buf.reserve(FRAME_RESERVE_STEP_BYTES);
                 }
                 frame_pending = true;
                 break;
@@ -149,12 +206,28 @@ async fn read_loop(ctx: &Rc<ShardCtx>, stream: &TcpStream, sender: async_channel
         if skip > 0 && !buf.is_empty() {
             continue;
         }
-        // A pending frame already has room for its rest; growing here would
-        // copy it again.
+        // A pending frame already has room to grow; growing here would copy
+        // it once more.
         if !frame_pending && buf.capacity() - buf.len() < READ_BUFFER_BYTES / 4 {
             buf.reserve(READ_BUFFER_BYTES);
         }
-        let BufResult(result, returned) = (&mut &*stream).append(buf).await;
+        let partial = !buf.is_empty() || skip > 0;
+        let Some(limit) = read_timeout(ctx, partial, conn.inflight.get()) else {
+            let BufResult(result, returned) = (&mut &*stream).append(buf).await;
+            buf = returned;
+            match result {
+                Ok(0) => return Close::Eof,
+                Ok(_) => continue,
+                Err(err) => return Close::Io(err),
+            }
+        };
+        // A timed-out read is cancelled and the connection closed, so the
+        // bytes it may have read are never needed.
+        let Some(BufResult(result, returned)) =
+            runtime::timeout(limit, (&mut &*stream).append(buf)).await
+        else {
+            return Close::TimedOut { partial };
+        };
         buf = returned;
         match result {
             Ok(0) => return Close::Eof,
@@ -168,8 +241,10 @@ fn reject_oversized(ctx: &ShardCtx, conn: &ConnState, ids: &[u8], len: usize, ma
     let Some((api_key, correlation_id)) = RequestHeader::peek_ids(ids) else {
         return;
     };
-    warn!(target: "ringbus::server", shard = ctx.id, api_key, correlation_id, len,
-          "rejecting frame above broker.max_frame_bytes");
+    if let Some(suppressed) = ctx.client_warnings.admit() {
+        warn!(target: "ringbus::server", shard = ctx.id, api_key, correlation_id, len, suppressed,
+              "rejecting frame above broker.max_frame_bytes");
+    }
     let err = ApiError::new(
         ErrorCode::FrameTooLarge,
         format!(

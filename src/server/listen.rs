@@ -33,7 +33,11 @@ pub fn bind_main(addr: SocketAddr, shards: usize) -> std::io::Result<Vec<TcpList
 }
 
 /// Binds each shard's own port: `base + i`, or a free port when `base` is 0.
-pub fn bind_shard_ports(ip: std::net::IpAddr, base: u16, shards: usize) -> std::io::Result<Vec<TcpListener>> {
+pub fn bind_shard_ports(
+    ip: std::net::IpAddr,
+    base: u16,
+    shards: usize,
+) -> std::io::Result<Vec<TcpListener>> {
     (0..shards)
         .map(|i| {
             let port = if base == 0 {

@@ -8,11 +8,13 @@ pub mod conn;
 pub mod disk;
 pub mod dispatch;
 pub mod listen;
+pub mod log_limit;
 pub mod offsets;
 pub mod ops;
-pub mod query;
 pub mod route;
+pub mod schema_calls;
 pub mod shard_main;
+pub mod snapshot;
 pub mod state;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -31,6 +33,8 @@ use state::BrokerShared;
 /// File in the data directory that lists the bound addresses, so scripts and
 /// tests that asked for port 0 can find the broker.
 pub const ADDR_FILE: &str = "ringbus.addr";
+/// Control-plane requests queued per shard before the control plane waits.
+const CONTROL_CHANNEL_CAPACITY: usize = 64;
 
 /// The bound addresses, as written to [`ADDR_FILE`].
 #[derive(Debug, Serialize, serde::Deserialize)]
@@ -55,19 +59,48 @@ pub fn run(config: Config) -> Result<(), ServeError> {
     let fail = |what: &str, err: &dyn std::fmt::Display| ServeError(format!("{what}: {err}"));
     let shard_count = config.shard_count();
     let data_dir = config.broker.data_dir.clone();
-    std::fs::create_dir_all(&data_dir)
-        .map_err(|err| fail(&format!("cannot create data directory {}", data_dir.display()), &err))?;
+    std::fs::create_dir_all(&data_dir).map_err(|err| {
+        fail(
+            &format!("cannot create data directory {}", data_dir.display()),
+            &err,
+        )
+    })?;
     admin::remove_interrupted_deletes(&data_dir);
-    let catalog = Catalog::load(&data_dir, shard_count)
-        .map_err(|err| fail(&format!("cannot load topics from {}", data_dir.display()), &err))?;
-    let main = listen::bind_main(config.broker.listen, shard_count)
-        .map_err(|err| fail(&format!("cannot listen on broker.listen {}", config.broker.listen), &err))?;
-    let own = listen::bind_shard_ports(config.broker.listen.ip(), config.broker.shard_port_base, shard_count)
-        .map_err(|err| fail("cannot listen on the shard ports (broker.shard_port_base)", &err))?;
-    let http = listen::bind_http(config.http.listen)
-        .map_err(|err| fail(&format!("cannot listen on http.listen {}", config.http.listen), &err))?;
+    let catalog = Catalog::load(&data_dir, shard_count).map_err(|err| {
+        fail(
+            &format!("cannot load topics from {}", data_dir.display()),
+            &err,
+        )
+    })?;
+    let main = listen::bind_main(config.broker.listen, shard_count).map_err(|err| {
+        fail(
+            &format!("cannot listen on broker.listen {}", config.broker.listen),
+            &err,
+        )
+    })?;
+    let own = listen::bind_shard_ports(
+        config.broker.listen.ip(),
+        config.broker.shard_port_base,
+        shard_count,
+    )
+    .map_err(|err| {
+        fail(
+            "cannot listen on the shard ports (broker.shard_port_base)",
+            &err,
+        )
+    })?;
+    let http = listen::bind_http(config.http.listen).map_err(|err| {
+        fail(
+            &format!("cannot listen on http.listen {}", config.http.listen),
+            &err,
+        )
+    })?;
     let port = |l: &std::net::TcpListener| l.local_addr().map(|a| a.port()).unwrap_or(0);
-    let (shard_queries, query_receivers) = query::channels(shard_count);
+    let (control_requests, control_inbox) =
+        async_channel::bounded(state::CONTROL_REQUESTS_QUEUED_MAX);
+    let (control, control_inboxes): (Vec<_>, Vec<_>) = (0..shard_count)
+        .map(|_| async_channel::bounded(CONTROL_CHANNEL_CAPACITY))
+        .unzip();
     let shared = Arc::new(BrokerShared {
         shard_count,
         catalog: ArcSwap::from_pointee(catalog),
@@ -78,15 +111,22 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         free_bytes: AtomicU64::new(0),
         shards_ready: AtomicUsize::new(0),
         shutting_down: AtomicBool::new(false),
-        shard_queries,
+        registry: crate::registry::shared::RegistryShared::new(),
+        control_requests,
+        control_inbox,
+        control,
         config,
     });
     write_addr_file(&shared).map_err(|err| fail("cannot write the address file", &err))?;
     disk::check(&shared);
-    disk::spawn_monitor(shared.clone()).map_err(|err| fail("cannot start the disk monitor", &err))?;
-    crate::control::spawn(shared.clone(), http).map_err(|err| fail("cannot start the control plane", &err))?;
+    disk::spawn_monitor(shared.clone())
+        .map_err(|err| fail("cannot start the disk monitor", &err))?;
+    crate::control::spawn(shared.clone(), http)
+        .map_err(|err| fail("cannot start the control plane", &err))?;
+    crate::retry::alerts::start(&shared.config.alerts)
+        .map_err(|err| fail("cannot start the alert webhooks", &err))?;
     let (events, inbox) = mpsc::channel();
-    let stops = start_shards(&shared, main, own, query_receivers, &events)?;
+    let stops = start_shards(&shared, main, own, control_inboxes, &events)?;
     watch_signals(events)?;
     wait_and_stop(&shared, inbox, stops)
 }
@@ -95,7 +135,11 @@ fn write_addr_file(shared: &BrokerShared) -> std::io::Result<()> {
     let ip = shared.config.broker.listen.ip();
     let addrs = BoundAddrs {
         main: format!("{ip}:{}", shared.main_port),
-        shards: shared.shard_ports.iter().map(|p| format!("{ip}:{p}")).collect(),
+        shards: shared
+            .shard_ports
+            .iter()
+            .map(|p| format!("{ip}:{p}"))
+            .collect(),
         http: format!("{}:{}", shared.config.http.listen.ip(), shared.http_port),
     };
     info!(target: "ringbus", main = %addrs.main, shards = ?addrs.shards, http = %addrs.http,
@@ -103,7 +147,10 @@ fn write_addr_file(shared: &BrokerShared) -> std::io::Result<()> {
           "ringbus listening");
     let path = shared.config.broker.data_dir.join(ADDR_FILE);
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec(&addrs).expect("addresses serialize"))?;
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec(&addrs).expect("addresses serialize"),
+    )?;
     std::fs::rename(tmp, path)
 }
 
@@ -111,13 +158,18 @@ fn start_shards(
     shared: &Arc<BrokerShared>,
     main: Vec<std::net::TcpListener>,
     own: Vec<std::net::TcpListener>,
-    query_receivers: Vec<async_channel::Receiver<query::ShardQuery>>,
+    control_inboxes: Vec<async_channel::Receiver<state::MeshMessage>>,
     events: &mpsc::Sender<Event>,
 ) -> Result<Vec<async_channel::Sender<()>>, ServeError> {
-    let meshes = mesh::build(shared.shard_count, shared.config.broker.mesh_channel_capacity);
+    let meshes = mesh::build(
+        shared.shard_count,
+        shared.config.broker.mesh_channel_capacity,
+    );
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let mut stops = Vec::new();
-    for (((mesh, main_listener), own_listener), queries) in meshes.into_iter().zip(main).zip(own).zip(query_receivers) {
+    for (((mesh, main_listener), own_listener), control) in
+        meshes.into_iter().zip(main).zip(own).zip(control_inboxes)
+    {
         let id = mesh.shard();
         let (stop, shutdown) = async_channel::bounded(1);
         stops.push(stop);
@@ -127,8 +179,8 @@ fn start_shards(
             mesh,
             listeners: vec![main_listener, own_listener],
             shutdown,
-            queries,
             cpu: (!cores.is_empty()).then(|| cores[id % cores.len()].id),
+            control,
         };
         let events = events.clone();
         std::thread::Builder::new()
@@ -170,7 +222,9 @@ fn wait_and_stop(
         Ok(Event::Signal(signal)) => info!(target: "ringbus", signal, "shutting down"),
         Ok(Event::ShardStopped(id, result)) => {
             running -= 1;
-            let reason = result.err().unwrap_or_else(|| format!("shard {id} stopped unexpectedly"));
+            let reason = result
+                .err()
+                .unwrap_or_else(|| format!("shard {id} stopped unexpectedly"));
             error!(target: "ringbus", shard = id, %reason, "shard failed; shutting down");
             failure = Some(reason);
         }

@@ -33,9 +33,11 @@ struct Committed {
     metadata: String,
 }
 
-/// The store key of one group's position in one partition.
-pub fn key(group: &str, topic: &str, partition: u32) -> String {
-    format!("{group}\u{0}{topic}\u{0}{partition}")
+/// The store key of one group's position in one partition. Keyed by topic
+/// id, which is never reused, so a topic deleted and created again under
+/// the same name starts without the old topic's positions.
+pub fn key(group: &str, topic_id: u32, partition: u32) -> String {
+    format!("{group}\u{0}{topic_id}\u{0}{partition}")
 }
 
 pub fn now_ms() -> i64 {
@@ -54,17 +56,19 @@ impl OffsetStore {
         self.entries.is_empty()
     }
 
-    /// Every stored position, for the consumer-lag metric. Keys that do not
-    /// split into group, topic and partition are skipped.
+    /// Lists every stored position, for the consumer-lag metric. Keys that
+    /// do not split into group, topic id and partition are skipped.
     pub fn committed(&self) -> Vec<crate::metrics::CommittedOffset> {
         self.entries
             .iter()
             .filter_map(|(key, committed)| {
                 let mut parts = key.split('\u{0}');
-                let (group, topic, partition) = (parts.next()?, parts.next()?, parts.next()?.parse().ok()?);
+                let group = parts.next()?;
+                let topic_id = parts.next()?.parse().ok()?;
+                let partition = parts.next()?.parse().ok()?;
                 Some(crate::metrics::CommittedOffset {
                     group: group.to_string(),
-                    topic: topic.to_string(),
+                    topic_id,
                     partition,
                     offset: committed.offset,
                 })
@@ -128,7 +132,11 @@ impl OffsetStore {
                     continue;
                 }
                 if let (Some(key), Some(value)) = (record.key, record.value) {
-                    self.apply(String::from_utf8_lossy(key).into_owned(), record.offset, value);
+                    self.apply(
+                        String::from_utf8_lossy(key).into_owned(),
+                        record.offset,
+                        value,
+                    );
                 }
                 from = record.offset + 1;
             }
@@ -195,7 +203,12 @@ mod tests {
         let mut bytes = bytes::BytesMut::new();
         for (i, offset) in [5u64, 9].iter().enumerate() {
             let mut builder = BatchBuilder::new(0);
-            builder.push(0, Some(key("g", "t", 0).as_bytes()), Some(&offset.to_be_bytes()), &[]);
+            builder.push(
+                0,
+                Some(key("g", 7, 0).as_bytes()),
+                Some(&offset.to_be_bytes()),
+                &[],
+            );
             let mut batch = builder.finish();
             batch::set_base_offset(&mut batch, i as u64);
             bytes.extend_from_slice(&batch);
@@ -203,6 +216,6 @@ mod tests {
         let mut store = OffsetStore::default();
         let next = store.apply_chunk(&bytes, 0).unwrap();
         assert_eq!(next, 2);
-        assert_eq!(store.entries[&key("g", "t", 0)].offset, 9);
+        assert_eq!(store.entries[&key("g", 7, 0)].offset, 9);
     }
 }

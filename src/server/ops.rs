@@ -17,12 +17,13 @@ use super::admin;
 use super::catalog::TopicMeta;
 use super::offsets;
 use super::state::{ReplyBody, ShardCtx, ShardRequest, ShardResult};
-use crate::protocol::api::{
-    Acks, FetchReplyHeader, FetchRequest, ProduceReply, LIST_OFFSETS_EARLIEST,
-    LIST_OFFSETS_LATEST,
-};
 use crate::metrics;
+use crate::protocol::api::{
+    Acks, FetchReplyHeader, FetchRequest, ProduceReply, LIST_OFFSETS_EARLIEST, LIST_OFFSETS_LATEST,
+};
+use crate::protocol::batch;
 use crate::protocol::{ApiError, ErrorCode};
+use crate::retry;
 use crate::shard::runtime;
 use crate::storage::{Durability, Partition, StorageError};
 
@@ -59,11 +60,35 @@ pub fn handle(ctx: &Rc<ShardCtx>, request: ShardRequest) -> LocalBoxFuture<'stat
         ShardRequest::ClosePartitions { topic, partitions } => {
             Box::pin(admin::close_partitions(ctx.clone(), topic, partitions))
         }
+        ShardRequest::Fail {
+            source,
+            failed,
+            request,
+        } => Box::pin(retry::fail::fail(ctx.clone(), source, failed, request)),
+        ShardRequest::DlqCommand(command) => Box::pin(retry::commands::run(ctx.clone(), command)),
+        ShardRequest::DlqPartition {
+            source,
+            partition,
+            command,
+        } => Box::pin(retry::commands::run_partition(
+            ctx.clone(),
+            source,
+            partition,
+            command,
+        )),
+        ShardRequest::Metrics => {
+            let snapshot = super::snapshot::take(ctx);
+            Box::pin(ready(Ok(ReplyBody::Metrics(Box::new(snapshot)))))
+        }
     }
 }
 
 /// The open log of a partition this shard owns.
-pub fn owned_partition(ctx: &ShardCtx, topic: &TopicMeta, partition: u32) -> Result<Partition, ApiError> {
+pub fn owned_partition(
+    ctx: &ShardCtx,
+    topic: &TopicMeta,
+    partition: u32,
+) -> Result<Partition, ApiError> {
     topic.owner(partition)?;
     ctx.partition(topic, partition).ok_or_else(|| {
         ApiError::new(
@@ -102,6 +127,14 @@ fn produce(
     if let Err(err) = check_disk(ctx) {
         return Box::pin(ready(Err(err)));
     }
+    let checked = check_records(&records).and_then(|()| check_schemas(ctx, &topic, &records));
+    if let Err(err) = checked {
+        if err.code == ErrorCode::SchemaValidationFailed {
+            let rejected = metrics::count_records(&records);
+            metrics::record_schema_rejections(topic.id, &topic.name, rejected);
+        }
+        return Box::pin(ready(Err(err)));
+    }
     let info = match log.append(records) {
         Ok(info) => info,
         Err(err) => return Box::pin(ready(Err(storage_error(err, &topic.name, partition)))),
@@ -122,6 +155,41 @@ fn produce(
             last_offset: info.last_offset,
         }))
     })
+}
+
+/// Walks every record of every batch, as Kafka does for uncompressed
+/// batches, so a batch whose CRC is right but whose records are malformed
+/// never reaches consumers. `append` checks the framing and CRC again;
+/// CRC-32C runs at over 20 GiB/s, so the second pass is cheap.
+fn check_records(records: &[u8]) -> Result<(), ApiError> {
+    let mut rest = records;
+    let mut position = 0usize;
+    while !rest.is_empty() {
+        let corrupt = |err: batch::BatchError| {
+            ApiError::new(
+                ErrorCode::CorruptBatch,
+                format!("invalid batch at byte {position} of the request: {err}; send uncompressed Kafka RecordBatch v2 batches"),
+            )
+        };
+        let size = batch::validate(rest).map_err(corrupt)?.size_bytes;
+        batch::validate_records(&rest[..size]).map_err(corrupt)?;
+        rest = &rest[size..];
+        position += size;
+    }
+    Ok(())
+}
+
+/// Applies the topic's `validation` setting to every record of a produce
+/// request, with one load of the shard's validator snapshot.
+fn check_schemas(ctx: &ShardCtx, topic: &TopicMeta, records: &[u8]) -> Result<(), ApiError> {
+    use crate::registry::produce;
+    let validation = topic.config.validation;
+    if topic.is_internal() || !produce::applies_to(&topic.name, validation) {
+        return Ok(());
+    }
+    let validators = ctx.shared.registry.validators.load();
+    let subject = produce::topic_subject(&topic.name, &topic.config.subject);
+    produce::check_records(&validators, &topic.name, &subject, validation, records)
 }
 
 /// Rejects writes while free disk space is below `min_free_bytes`.
@@ -160,7 +228,13 @@ async fn fetch(ctx: Rc<ShardCtx>, topic: Arc<TopicMeta>, request: FetchRequest) 
         let start = log.log_start_offset();
         let end = log.high_watermark();
         if request.offset < start || request.offset > end {
-            return Err(out_of_range(&topic.name, partition, request.offset, start, end));
+            return Err(out_of_range(
+                &topic.name,
+                partition,
+                request.offset,
+                start,
+                end,
+            ));
         }
         let now = Instant::now();
         if request.offset < end {
@@ -169,8 +243,13 @@ async fn fetch(ctx: Rc<ShardCtx>, topic: Arc<TopicMeta>, request: FetchRequest) 
                 .await
                 .map_err(|err| storage_error(err, &topic.name, partition))?;
             if read.size_bytes >= request.min_bytes as usize || now >= deadline {
-                let records = metrics::count_records(&read.chunks);
-                metrics::record_fetch(topic.id, &topic.name, records, read.size_bytes as u64, started.elapsed());
+                let records = read
+                    .chunks
+                    .iter()
+                    .map(|chunk| metrics::count_records(chunk))
+                    .sum();
+                let bytes = read.size_bytes as u64;
+                metrics::record_fetch(topic.id, &topic.name, records, bytes, started.elapsed());
                 return Ok(ReplyBody::Fetch {
                     header: FetchReplyHeader {
                         high_watermark: read.high_watermark,

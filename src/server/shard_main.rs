@@ -27,19 +27,25 @@ pub struct ShardStart {
     pub mesh: ShardMesh<MeshMessage>,
     pub listeners: Vec<std::net::TcpListener>,
     pub shutdown: async_channel::Receiver<()>,
-    pub queries: async_channel::Receiver<super::query::ShardQuery>,
     pub cpu: Option<usize>,
+    /// Requests from the control plane, served like a mesh peer's.
+    pub control: async_channel::Receiver<MeshMessage>,
 }
 
 /// Runs a shard to completion on the calling thread.
 pub fn run(start: ShardStart) -> Result<(), String> {
-    let runtime = runtime::build(start.cpu)
-        .map_err(|err| format!("shard {}: cannot start the io_uring runtime: {err}", start.id))?;
+    let runtime = runtime::build(start.cpu).map_err(|err| {
+        format!(
+            "shard {}: cannot start the io_uring runtime: {err}",
+            start.id
+        )
+    })?;
     runtime.block_on(serve(start))
 }
 
 async fn serve(mut start: ShardStart) -> Result<(), String> {
-    let receivers = start.mesh.take_receivers();
+    let mut receivers = start.mesh.take_receivers();
+    receivers.push((usize::MAX, start.control.clone()));
     let ctx = Rc::new(ShardCtx {
         id: start.id,
         shared: start.shared.clone(),
@@ -49,15 +55,29 @@ async fn serve(mut start: ShardStart) -> Result<(), String> {
         admin_lock: futures_util::lock::Mutex::new(()),
         connections: Cell::new(0),
         inflight: Cell::new(0),
+        client_warnings: Default::default(),
+        retry: crate::retry::RetryShard::default(),
     });
     route::serve_mesh(&ctx, receivers);
-    super::query::serve(&ctx, start.queries.clone());
-    open_owned(&ctx).await.map_err(|err| format!("shard {}: recovery failed: {err}", ctx.id))?;
+    open_owned(&ctx)
+        .await
+        .map_err(|err| format!("shard {}: recovery failed: {err}", ctx.id))?;
     if ctx.id == ADMIN_SHARD {
         ensure_internal_topics(&ctx)
             .await
             .map_err(|err| format!("cannot create internal topics: {err}"))?;
+        route::serve_control(&ctx);
+        crate::retry::topics::ensure_topics(&ctx)
+            .await
+            .map_err(|err| format!("cannot create retry and alert topics: {err}"))?;
     }
+    crate::retry::shard::rebuild(&ctx).await.map_err(|err| {
+        format!(
+            "shard {}: cannot rebuild the dead-letter index: {err}",
+            ctx.id
+        )
+    })?;
+    let orchestrator = runtime::spawn(crate::retry::orchestrator::run(ctx.clone()));
     let mut accepts = Vec::new();
     for listener in start.listeners {
         let listener = TcpListener::from_std(listener)
@@ -70,6 +90,7 @@ async fn serve(mut start: ShardStart) -> Result<(), String> {
     let _ = start.shutdown.recv().await;
     drop(accepts);
     drop(retention);
+    drop(orchestrator);
     shutdown(&ctx).await;
     Ok(())
 }
@@ -106,19 +127,22 @@ pub async fn load_offsets_if_owned(ctx: &Rc<ShardCtx>) -> Result<(), ApiError> {
 }
 
 async fn ensure_internal_topics(ctx: &Rc<ShardCtx>) -> Result<(), ApiError> {
-    if ctx.shared.catalog().topics.contains_key(OFFSETS_TOPIC) {
-        return Ok(());
+    for name in [OFFSETS_TOPIC, crate::control::registry::SCHEMAS_TOPIC] {
+        if ctx.shared.catalog().topics.contains_key(name) {
+            continue;
+        }
+        let config = TopicConfig {
+            partitions: 1,
+            durability: Durability::Always,
+            retention_ms: 0,
+            retention_bytes: 0,
+            segment_bytes: 64 << 20,
+            validation: crate::registry::produce::Validation::None,
+            ..ctx.shared.config.topic_defaults.clone()
+        };
+        let _guard = ctx.admin_lock.lock().await;
+        admin::create_internal(ctx, name.to_string(), config).await?;
     }
-    let config = TopicConfig {
-        partitions: 1,
-        durability: Durability::Always,
-        retention_ms: 0,
-        retention_bytes: 0,
-        segment_bytes: 64 << 20,
-        ..ctx.shared.config.topic_defaults.clone()
-    };
-    let _guard = ctx.admin_lock.lock().await;
-    admin::create_internal(ctx, OFFSETS_TOPIC.to_string(), config).await?;
     Ok(())
 }
 
@@ -165,7 +189,8 @@ async fn retention_loop(ctx: Rc<ShardCtx>) {
 /// Waits for in-flight requests (up to `shutdown_timeout_ms`), then flushes
 /// and syncs every partition.
 async fn shutdown(ctx: &Rc<ShardCtx>) {
-    let deadline = Instant::now() + Duration::from_millis(ctx.shared.config.broker.shutdown_timeout_ms);
+    let deadline =
+        Instant::now() + Duration::from_millis(ctx.shared.config.broker.shutdown_timeout_ms);
     while ctx.inflight.get() > 0 && Instant::now() < deadline {
         runtime::sleep(Duration::from_millis(5)).await;
     }

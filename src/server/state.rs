@@ -17,6 +17,7 @@ use super::catalog::{Catalog, TopicMeta};
 use super::offsets::OffsetStore;
 use crate::config::Config;
 use crate::protocol::api::{Acks, FetchReplyHeader, FetchRequest, OffsetFetchReply, ProduceReply};
+use crate::protocol::dlq::{DlqCommand, DlqReply, FailReply, FailRequest};
 use crate::protocol::ApiError;
 use crate::shard::mesh::ShardMesh;
 use crate::storage::Partition;
@@ -35,9 +36,24 @@ pub struct BrokerShared {
     /// Shards that finished recovery and serve requests.
     pub shards_ready: AtomicUsize,
     pub shutting_down: AtomicBool,
-    /// Query channel of each shard, indexed by shard, for the control plane.
-    pub shard_queries: Vec<async_channel::Sender<super::query::ShardQuery>>,
+    pub registry: crate::registry::shared::RegistryShared,
+    /// Requests from the control plane for a shard; the admin shard takes
+    /// them and routes each to its target.
+    pub control_requests: async_channel::Sender<ControlRequest>,
+    pub control_inbox: async_channel::Receiver<ControlRequest>,
+    /// Per shard, the channel the control plane sends requests on.
+    pub control: Vec<async_channel::Sender<MeshMessage>>,
 }
+
+/// A [`ShardRequest`] from the control plane, to run on `shard`.
+pub struct ControlRequest {
+    pub shard: usize,
+    pub request: ShardRequest,
+    pub reply: oneshot::Sender<ShardResult>,
+}
+
+/// Requests from the control plane waiting for the admin shard.
+pub const CONTROL_REQUESTS_QUEUED_MAX: usize = 256;
 
 impl BrokerShared {
     pub fn catalog(&self) -> arc_swap::Guard<Arc<Catalog>> {
@@ -94,6 +110,22 @@ pub enum ShardRequest {
         topic: Arc<TopicMeta>,
         partitions: Vec<u32>,
     },
+    /// A Fail for an event of `failed` (`source` or its retry topic).
+    Fail {
+        source: Arc<TopicMeta>,
+        failed: Arc<TopicMeta>,
+        request: FailRequest,
+    },
+    /// A dead-letter operator command over all partitions; runs on any shard.
+    DlqCommand(DlqCommand),
+    /// A dead-letter operator command on one partition, run on its owner.
+    DlqPartition {
+        source: Arc<TopicMeta>,
+        partition: u32,
+        command: DlqCommand,
+    },
+    /// A copy of the shard's metrics, for the control plane's `/metrics`.
+    Metrics,
 }
 
 /// The successful result of a [`ShardRequest`].
@@ -107,8 +139,13 @@ pub enum ReplyBody {
     ListOffsets(i64),
     OffsetFetch(OffsetFetchReply),
     CreateTopic(u32),
+    Fail(FailReply),
+    Dlq(DlqReply),
     /// A body already encoded by the shard that built it.
     Raw(Bytes),
+    /// The result of [`ShardRequest::Metrics`]; only the control plane asks
+    /// for it, so it never goes on the wire.
+    Metrics(Box<crate::metrics::ShardSnapshot>),
 }
 
 pub type ShardResult = Result<ReplyBody, ApiError>;
@@ -132,6 +169,10 @@ pub struct ShardCtx {
     pub connections: Cell<usize>,
     /// Requests being processed on this shard, for the shutdown drain.
     pub inflight: Cell<usize>,
+    /// Limits warnings about misbehaving clients.
+    pub client_warnings: super::log_limit::LogLimiter,
+    /// Retry orchestrator state: timing wheel and dead-letter indexes.
+    pub retry: crate::retry::RetryShard,
 }
 
 impl ShardCtx {

@@ -99,8 +99,15 @@ impl Broker {
     fn wait_ready(&mut self) -> BoundAddrs {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("broker exited with {status} during start; log:\n{}", self.log());
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "broker exited with {status} during start; log:\n{}",
+                    self.log()
+                );
             }
             if let Ok(text) = std::fs::read_to_string(self.data_dir.join(ADDR_FILE)) {
                 let addrs: BoundAddrs = serde_json::from_str(&text).expect("address file");
@@ -108,7 +115,11 @@ impl Broker {
                     return addrs;
                 }
             }
-            assert!(Instant::now() < deadline, "broker not ready in 60 s; log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "broker not ready in 60 s; log:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -129,7 +140,10 @@ impl Broker {
     /// Every run's log, oldest first.
     pub fn all_logs(&self) -> String {
         (0..self.starts)
-            .map(|i| std::fs::read_to_string(self.root.join(format!("broker-{i}.log"))).unwrap_or_default())
+            .map(|i| {
+                std::fs::read_to_string(self.root.join(format!("broker-{i}.log")))
+                    .unwrap_or_default()
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -154,7 +168,10 @@ impl Broker {
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("broker did not exit within 30 s of SIGTERM; log:\n{}", self.log());
+                panic!(
+                    "broker did not exit within 30 s of SIGTERM; log:\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -218,9 +235,16 @@ pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
 }
 
 /// A minimal HTTP/1.1 request with an optional JSON body.
-pub fn http_request(addr: &str, method: &str, path: &str, body: Option<&str>) -> Option<(u16, String)> {
+pub fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
     let body = body.unwrap_or("");
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -230,6 +254,9 @@ pub fn http_request(addr: &str, method: &str, path: &str, body: Option<&str>) ->
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
     Some((status, body))
 }

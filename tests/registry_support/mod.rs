@@ -52,6 +52,17 @@ impl Server {
         }
     }
 
+    /// Wraps a server that runs elsewhere, such as a broker's control plane;
+    /// `backend` is then an unused empty registry.
+    pub fn remote(addr: SocketAddr) -> Server {
+        Server {
+            addr,
+            backend: Arc::new(MemoryBackend::new()),
+            shutdown: None,
+            thread: None,
+        }
+    }
+
     /// Sends one request and returns the status, content type and body.
     pub fn call(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
         let mut stream = TcpStream::connect(self.addr).expect("connect to the server");

@@ -183,6 +183,29 @@ impl Validators {
         (validators, failed)
     }
 
+    /// Builds the set for a changed `registry`, reusing the validators of
+    /// ids this set already has (an id never changes its schema) and
+    /// compiling the rest. Returns the ids that failed, as `from_registry`.
+    pub fn refreshed(&self, registry: &Registry) -> (Validators, Vec<(u32, String)>) {
+        let mut validators = Validators::new();
+        let mut failed = Vec::new();
+        for record in registry.live_schemas() {
+            if let Some(compiled) = self.schemas.get(&record.id) {
+                validators.insert(record.id, compiled.clone());
+                continue;
+            }
+            match CompiledSchema::compile(registry, record) {
+                Ok(compiled) => validators.insert(record.id, Arc::new(compiled)),
+                Err(reason) => failed.push((record.id, reason)),
+            }
+        }
+        for subject in registry.subjects(false, "") {
+            let ids = registry.subject_ids(&subject);
+            validators.subjects.insert(subject, ids);
+        }
+        (validators, failed)
+    }
+
     /// Adds or replaces the validator of schema `id`.
     pub fn insert(&mut self, id: u32, compiled: Arc<CompiledSchema>) {
         self.schemas.insert(id, compiled);
