@@ -16,7 +16,7 @@ WARMUP_S=${WARMUP_S:-1}
 SHARDS=${SHARDS:-0}
 RUNS=3
 mkdir -p "$OUT"
-rm -f "$OUT"/*.json
+rm -f "$OUT"/*.json "$OUT"/*.note "$OUT"/*.txt
 WORK=$(mktemp -d /tmp/ringbus-bench.XXXXXX)
 BROKER_PID=""
 IPERF_PID=""
@@ -56,6 +56,7 @@ machine() {
         echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
         echo "filesystem: $(df -T "$WORK" | awk 'NR==2 {print $2 " on " $1}')"
         echo "rustc: $(rustc --version)"
+        echo "load average at start (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
     } > "$OUT/machine.txt"
     cat "$OUT/machine.txt" >&2
 }
@@ -191,5 +192,6 @@ consume_case 100 5000000
 consume_case 1024 1000000
 e2e_case
 validated_cases
+echo "load average at end (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"
 python3 benches/tables.py "$OUT" > "$OUT/results.md"
 cat "$OUT/results.md"

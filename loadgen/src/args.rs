@@ -43,7 +43,7 @@ pub struct Args {
     /// A batch is sent once its encoded size reaches this many bytes.
     #[arg(long, global = true, default_value_t = 128 * 1024)]
     pub batch_bytes: usize,
-    /// Longest time in ms an open batch waits for more events in an
+    /// Maximum time in ms an open batch waits for more events in an
     /// open-loop run.
     #[arg(long, global = true, default_value_t = 1)]
     pub linger_ms: u64,
@@ -128,8 +128,6 @@ pub enum Limit {
 
 /// Duration used when neither `--messages` nor `--duration-s` is given.
 const DURATION_DEFAULT_S: f64 = 10.0;
-/// Smallest value that still holds an end-to-end timestamp.
-pub const E2E_MESSAGE_BYTES_MIN: usize = 8;
 
 impl Args {
     /// Checks the combinations clap cannot express; the error names the flag.
@@ -184,7 +182,8 @@ impl Args {
         Duration::from_secs_f64(self.warmup_s)
     }
 
-    /// The control-plane address: `--http`, or the broker host on port 8081.
+    /// Returns the control-plane address: `--http`, or the broker host on
+    /// port 8081.
     pub fn http_addr(&self) -> String {
         if let Some(http) = &self.http {
             return http.clone();

@@ -19,14 +19,14 @@ use crate::net::{wait_readable, Topology};
 use crate::payload::STAMP_HEADER;
 use crate::shared::{record_latency, Clock, Counters, ThreadResult};
 
-/// Largest records blob one fetch asks for.
+/// Maximum records blob one fetch requests.
 pub const FETCH_BYTES_MAX: u32 = 4 << 20;
-/// How long the broker holds a fetch that finds no new data, in ms.
+/// Time in ms the broker keeps a fetch that finds no new data.
 const FETCH_WAIT_MS: u32 = 100;
 /// How long e2e consumers wait for the last events once producers finish.
 pub const E2E_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What a consumer thread reads and when it stops.
+/// The partitions a consumer thread reads and when it stops.
 pub struct ConsumerPlan {
     pub topic: Arc<str>,
     pub topology: Arc<Topology>,
@@ -125,7 +125,8 @@ fn consume(
     }
 }
 
-/// Whether this thread is done; starts the e2e drain timer when producers end.
+/// Checks whether this thread is done, and starts the e2e drain timer once
+/// producers end.
 fn finished(
     plan: &ConsumerPlan,
     states: &[PartitionState],

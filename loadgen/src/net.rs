@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use ringbus::client::{ClientError, Connection};
 
-/// Where each partition of the topic lives.
+/// The owning shard of each partition, and each shard's port.
 #[derive(Clone, Debug)]
 pub struct Topology {
     pub host: String,

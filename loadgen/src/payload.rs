@@ -27,13 +27,13 @@ pub enum Payloads {
 }
 
 impl Payloads {
-    /// A value of `bytes` printable bytes.
+    /// Builds one value of `bytes` printable bytes.
     pub fn fixed(bytes: usize) -> Payloads {
         let value: Vec<u8> = (0..bytes).map(|i| b'a' + (i % 26) as u8).collect();
         Payloads::Fixed(value.into())
     }
 
-    /// A pool of [`POOL_EVENTS`] events from `generator`.
+    /// Generates a pool of [`POOL_EVENTS`] events with `generator`.
     pub fn generated(mut generator: Generator, schema_id: Option<u32>) -> Payloads {
         let events = (0..POOL_EVENTS)
             .map(|_| {
@@ -48,7 +48,7 @@ impl Payloads {
         }
     }
 
-    /// The value of the `index`-th event.
+    /// Returns the value of the `index`-th event.
     pub fn value(&self, index: u64) -> &[u8] {
         match self {
             Payloads::Fixed(value) => value,
@@ -56,7 +56,7 @@ impl Payloads {
         }
     }
 
-    /// The schema id header value, when events carry one.
+    /// Returns the schema id header value, when events carry one.
     pub fn schema_id(&self) -> Option<&str> {
         match self {
             Payloads::Fixed(_) => None,

@@ -1,7 +1,7 @@
 //! Producer threads: build record batches with `BatchBuilder` and pipeline
 //! Produce requests on one connection per owning shard.
 //!
-//! Closed loop (no rate): each batch is filled at once and sent; its latency
+//! Closed loop (no rate): each batch is filled at once and sent. Its latency
 //! is the time from sending to its acknowledgement, one sample per batch.
 //! Open loop (a rate): event `k` of a thread is due at `start + k / rate`,
 //! whether or not the broker keeps up, and its latency counts from that
@@ -28,7 +28,7 @@ pub const INFLIGHT_PER_CONN_MAX: usize = 16;
 /// Broker-side timeout of each Produce request, in ms.
 const PRODUCE_TIMEOUT_MS: u32 = 30_000;
 
-/// What one producer thread sends.
+/// The work of one producer thread.
 pub struct ProducerPlan {
     pub topic: Arc<str>,
     pub topology: Arc<Topology>,
@@ -188,7 +188,7 @@ impl Producer<'_> {
         }
     }
 
-    /// The intended send time of event `index` in an open-loop run.
+    /// Returns the intended send time of event `index` in an open-loop run.
     fn intended(&self, index: u64) -> Instant {
         let interval = self.interval.expect("open-loop run");
         self.plan.clock.start + interval.mul_f64(index as f64)
@@ -200,7 +200,7 @@ impl Producer<'_> {
             .is_some_and(|quota| self.measured_sent >= quota)
     }
 
-    /// Whether no event due at `at` or later is sent.
+    /// Checks whether sending stops before an event due at `at`.
     fn sending_finished(&self, at: Instant) -> bool {
         self.plan.counters.aborted()
             || self.quota_reached()

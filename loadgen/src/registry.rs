@@ -6,10 +6,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-/// Why a registration did not give a schema id.
+/// A registration that returned no schema id.
 #[derive(Debug)]
 pub enum RegisterError {
-    /// The control plane answered 404: it serves no registry API.
+    /// The control plane returned 404 because it has no registry API.
     NotAvailable,
     Failed(String),
 }

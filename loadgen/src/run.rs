@@ -20,7 +20,7 @@ use crate::registry::{self, RegisterError};
 use crate::report::Summary;
 use crate::shared::{latency_histogram, Clock, Counters, ThreadResult};
 
-/// What a run measured, and the failures that ended threads early.
+/// The measurements of a run, and the failures that ended threads early.
 pub struct Outcome {
     pub summary: Summary,
     pub latency_us: Histogram<u64>,
@@ -80,14 +80,6 @@ pub fn run(args: &Args, counters: Arc<Counters>) -> Result<Outcome, String> {
 /// Returns the event values and whether the topic validates them.
 fn payloads(args: &Args) -> Result<(Payloads, bool), String> {
     let Some(path) = &args.schema else {
-        if args.mode == Mode::E2e && args.message_bytes < crate::args::E2E_MESSAGE_BYTES_MIN {
-            // The stamp travels in a header, so any size works; small values
-            // are allowed but noted.
-            eprintln!(
-                "loadgen: note: e2e events of {} bytes carry their stamp in a header",
-                args.message_bytes
-            );
-        }
         return Ok((Payloads::fixed(args.message_bytes), false));
     };
     let text = std::fs::read_to_string(path)

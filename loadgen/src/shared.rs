@@ -83,7 +83,7 @@ impl Counters {
     }
 }
 
-/// What one load thread measured.
+/// The measurements of one load thread.
 pub struct ThreadResult {
     pub latency_us: Histogram<u64>,
     pub messages: u64,
