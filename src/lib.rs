@@ -11,6 +11,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod control;
+pub mod metrics;
 pub mod protocol;
 pub mod registry;
 pub mod retry;

@@ -5,6 +5,7 @@ mod consume;
 mod dlq;
 mod produce;
 mod schema;
+mod stats;
 mod topic;
 
 use std::path::PathBuf;
@@ -71,6 +72,8 @@ pub enum Command {
     Produce(produce::ProduceArgs),
     /// Print events of a topic, one per line.
     Consume(consume::ConsumeArgs),
+    /// Print a summary of the broker's metrics (from its HTTP /metrics).
+    Stats(stats::StatsArgs),
     /// Register, read and check schemas in the broker's registry.
     #[command(subcommand)]
     Schema(schema::SchemaCommand),
@@ -110,6 +113,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Topic(command) => topic::run(&cli.broker, command),
         Command::Produce(args) => produce::run(&cli.broker, args),
         Command::Consume(args) => consume::run(&cli.broker, args),
+        Command::Stats(args) => stats::run(args),
         Command::Schema(command) => schema::run(&cli.broker, command),
         Command::Dlq(command) => dlq::run(&cli.broker, command),
         Command::Fail(args) => dlq::run_fail(&cli.broker, args),

@@ -1,7 +1,7 @@
 //! One blocking connection to a broker: frames requests, pipelines them and
 //! reads replies. Used by the client, the CLI, loadgen and tests.
 
-use std::io::{Read, Write};
+use std::io::{IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -122,6 +122,38 @@ impl Connection {
         self.stream
             .write_all(&self.write_buf)
             .map_err(ClientError::Io)?;
+        Ok(correlation_id)
+    }
+
+    /// Sends a request whose body is what `write` appends followed by
+    /// `payload`, in one vectored write so that the payload is not copied.
+    pub fn send_with_payload(
+        &mut self,
+        api: ApiKey,
+        write: impl FnOnce(&mut BytesMut),
+        payload: &[u8],
+    ) -> Result<u32, ClientError> {
+        let correlation_id = self.next_correlation_id;
+        self.next_correlation_id = self.next_correlation_id.wrapping_add(1).max(1);
+        self.write_buf.clear();
+        let start = begin_request(
+            &mut self.write_buf,
+            api as u16,
+            0,
+            correlation_id,
+            &self.client_id,
+        );
+        write(&mut self.write_buf);
+        finish_frame(&mut self.write_buf, start, payload.len());
+        let mut parts = [IoSlice::new(&self.write_buf), IoSlice::new(payload)];
+        let mut parts = &mut parts[..];
+        while !parts.is_empty() {
+            let written = self.stream.write_vectored(parts).map_err(ClientError::Io)?;
+            if written == 0 {
+                return Err(ClientError::Io(std::io::ErrorKind::WriteZero.into()));
+            }
+            IoSlice::advance_slices(&mut parts, written);
+        }
         Ok(correlation_id)
     }
 

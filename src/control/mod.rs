@@ -3,6 +3,7 @@
 //! shared broker state and talks to shards only through channels.
 
 mod dlq;
+mod metrics;
 
 use std::sync::Arc;
 
@@ -53,6 +54,7 @@ pub fn router(shared: Arc<BrokerShared>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics::metrics))
         .merge(dlq::routes())
         .with_state(shared)
 }

@@ -335,6 +335,16 @@ impl ProduceRequest {
         put_blob(buf, records);
     }
 
+    /// Writes the fields and the records blob's length prefix but not the
+    /// records, which the caller sends after them without copying.
+    pub fn encode_head(&self, buf: &mut BytesMut, records_bytes: usize) {
+        put_str(buf, &self.topic);
+        buf.put_u32(self.partition);
+        buf.put_u8(self.acks as u8);
+        buf.put_u32(self.timeout_ms);
+        buf.put_u32(u32::try_from(records_bytes).expect("records blob under 4 GiB"));
+    }
+
     /// Reads the fields and returns the records blob's start and length in
     /// the body, so the caller splits it off without copying.
     pub fn decode(reader: &mut Reader<'_>) -> Result<(Self, usize, usize), WireError> {

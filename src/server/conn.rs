@@ -160,6 +160,8 @@ async fn read_loop(
     // Bytes of an oversized frame still to be read and dropped.
     let mut skip = 0usize;
     loop {
+        // Set when the buffer ends inside a frame whose length is known.
+        let mut frame_pending = false;
         if skip > 0 {
             let dropped = skip.min(buf.len());
             buf.advance(dropped);
@@ -184,8 +186,15 @@ async fn read_loop(
             if buf.len() < LENGTH_PREFIX_BYTES + len {
                 // Grow toward the announced length in steps, so a peer that
                 // announces a large frame and stalls holds little memory.
+                // Frames handed to storage keep the buffer shared, so each
+                // grow copies the partial frame: grow only when the rest does
+                // not fit, and then by a whole step, which holds several
+                // frames, instead of exactly to this frame's end.
                 let missing = LENGTH_PREFIX_BYTES + len - buf.len();
-                buf.reserve(missing.min(FRAME_RESERVE_STEP_BYTES));
+                if buf.capacity() - buf.len() < missing {
+                    buf.reserve(FRAME_RESERVE_STEP_BYTES);
+                }
+                frame_pending = true;
                 break;
             }
             let mut frame = buf.split_to(LENGTH_PREFIX_BYTES + len);
@@ -197,7 +206,9 @@ async fn read_loop(
         if skip > 0 && !buf.is_empty() {
             continue;
         }
-        if buf.capacity() - buf.len() < READ_BUFFER_BYTES / 4 {
+        // A pending frame already has room to grow; growing here would copy
+        // it once more.
+        if !frame_pending && buf.capacity() - buf.len() < READ_BUFFER_BYTES / 4 {
             buf.reserve(READ_BUFFER_BYTES);
         }
         let partial = !buf.is_empty() || skip > 0;

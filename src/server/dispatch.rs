@@ -322,6 +322,8 @@ fn encode_result(correlation_id: u32, result: ShardResult) -> Outgoing {
         ReplyBody::Fail(reply) => reply.encode(&mut buf),
         ReplyBody::Dlq(reply) => reply.encode(&mut buf),
         ReplyBody::Raw(bytes) => buf.put_slice(&bytes),
+        // Only the control plane requests metrics, so no client gets this.
+        ReplyBody::Metrics(_) => {}
     }
     finish_frame(&mut buf, start, trailing);
     Outgoing {

@@ -14,6 +14,7 @@ pub mod ops;
 pub mod route;
 pub mod schema_calls;
 pub mod shard_main;
+pub mod snapshot;
 pub mod state;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

@@ -56,6 +56,26 @@ impl OffsetStore {
         self.entries.is_empty()
     }
 
+    /// Lists every stored position, for the consumer-lag metric. Keys that
+    /// do not split into group, topic id and partition are skipped.
+    pub fn committed(&self) -> Vec<crate::metrics::CommittedOffset> {
+        self.entries
+            .iter()
+            .filter_map(|(key, committed)| {
+                let mut parts = key.split('\u{0}');
+                let group = parts.next()?;
+                let topic_id = parts.next()?.parse().ok()?;
+                let partition = parts.next()?.parse().ok()?;
+                Some(crate::metrics::CommittedOffset {
+                    group: group.to_string(),
+                    topic_id,
+                    partition,
+                    offset: committed.offset,
+                })
+            })
+            .collect()
+    }
+
     fn apply(&mut self, key: String, log_offset: u64, value: &[u8]) {
         if value.len() < 8 {
             return;

@@ -17,6 +17,7 @@ use super::admin;
 use super::catalog::TopicMeta;
 use super::offsets;
 use super::state::{ReplyBody, ShardCtx, ShardRequest, ShardResult};
+use crate::metrics;
 use crate::protocol::api::{
     Acks, FetchReplyHeader, FetchRequest, ProduceReply, LIST_OFFSETS_EARLIEST, LIST_OFFSETS_LATEST,
 };
@@ -75,6 +76,10 @@ pub fn handle(ctx: &Rc<ShardCtx>, request: ShardRequest) -> LocalBoxFuture<'stat
             partition,
             command,
         )),
+        ShardRequest::Metrics => {
+            let snapshot = super::snapshot::take(ctx);
+            Box::pin(ready(Ok(ReplyBody::Metrics(Box::new(snapshot)))))
+        }
     }
 }
 
@@ -124,6 +129,10 @@ fn produce(
     }
     let checked = check_records(&records).and_then(|()| check_schemas(ctx, &topic, &records));
     if let Err(err) = checked {
+        if err.code == ErrorCode::SchemaValidationFailed {
+            let rejected = metrics::count_records(&records);
+            metrics::record_schema_rejections(topic.id, &topic.name, rejected);
+        }
         return Box::pin(ready(Err(err)));
     }
     let info = match log.append(records) {
@@ -131,6 +140,7 @@ fn produce(
         Err(err) => return Box::pin(ready(Err(storage_error(err, &topic.name, partition)))),
     };
     let wait_durable = acks == Acks::Durable || topic.config.durability == Durability::Always;
+    let started = Instant::now();
     Box::pin(async move {
         let waited = if wait_durable {
             log.wait_durable(info.last_offset).await
@@ -138,6 +148,8 @@ fn produce(
             log.wait_written(info.last_offset).await
         };
         waited.map_err(|err| storage_error(err, &topic.name, partition))?;
+        let (records, bytes) = (u64::from(info.record_count), info.bytes as u64);
+        metrics::record_produce(topic.id, &topic.name, records, bytes, started.elapsed());
         Ok(ReplyBody::Produce(ProduceReply {
             base_offset: info.base_offset,
             last_offset: info.last_offset,
@@ -210,7 +222,8 @@ fn out_of_range(topic: &str, partition: u32, offset: u64, start: u64, end: u64) 
 async fn fetch(ctx: Rc<ShardCtx>, topic: Arc<TopicMeta>, request: FetchRequest) -> ShardResult {
     let partition = request.partition;
     let log = owned_partition(&ctx, &topic, partition)?;
-    let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms as u64);
+    let started = Instant::now();
+    let deadline = started + Duration::from_millis(request.max_wait_ms as u64);
     loop {
         let start = log.log_start_offset();
         let end = log.high_watermark();
@@ -230,6 +243,13 @@ async fn fetch(ctx: Rc<ShardCtx>, topic: Arc<TopicMeta>, request: FetchRequest) 
                 .await
                 .map_err(|err| storage_error(err, &topic.name, partition))?;
             if read.size_bytes >= request.min_bytes as usize || now >= deadline {
+                let records = read
+                    .chunks
+                    .iter()
+                    .map(|chunk| metrics::count_records(chunk))
+                    .sum();
+                let bytes = read.size_bytes as u64;
+                metrics::record_fetch(topic.id, &topic.name, records, bytes, started.elapsed());
                 return Ok(ReplyBody::Fetch {
                     header: FetchReplyHeader {
                         high_watermark: read.high_watermark,
@@ -241,6 +261,7 @@ async fn fetch(ctx: Rc<ShardCtx>, topic: Arc<TopicMeta>, request: FetchRequest) 
             }
         }
         if now >= deadline || ctx.shared.is_shutting_down() {
+            metrics::record_fetch(topic.id, &topic.name, 0, 0, started.elapsed());
             return Ok(ReplyBody::Fetch {
                 header: FetchReplyHeader {
                     high_watermark: end,

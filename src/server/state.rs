@@ -124,6 +124,8 @@ pub enum ShardRequest {
         partition: u32,
         command: DlqCommand,
     },
+    /// A copy of the shard's metrics, for the control plane's `/metrics`.
+    Metrics,
 }
 
 /// The successful result of a [`ShardRequest`].
@@ -141,6 +143,9 @@ pub enum ReplyBody {
     Dlq(DlqReply),
     /// A body already encoded by the shard that built it.
     Raw(Bytes),
+    /// The result of [`ShardRequest::Metrics`]; only the control plane asks
+    /// for it, so it never goes on the wire.
+    Metrics(Box<crate::metrics::ShardSnapshot>),
 }
 
 pub type ShardResult = Result<ReplyBody, ApiError>;

@@ -259,6 +259,7 @@ async fn sync(shared: &Shared) {
             state.written_end,
         )
     };
+    let sync_started = Instant::now();
     if let Err(error) = file.sync_data().await {
         fail(
             shared,
@@ -266,6 +267,7 @@ async fn sync(shared: &Shared) {
         );
         return;
     }
+    crate::metrics::record_fsync(sync_started.elapsed());
     let mut state = shared.state.borrow_mut();
     state.active_mut().durable_bytes = size_bytes;
     state.stats.fsync_count += 1;
@@ -302,6 +304,7 @@ async fn roll(shared: &Shared) {
             state.written_end,
         )
     };
+    let sync_started = Instant::now();
     if let Err(error) = old_file.sync_data().await {
         fail(
             shared,
@@ -309,6 +312,7 @@ async fn roll(shared: &Shared) {
         );
         return;
     }
+    crate::metrics::record_fsync(sync_started.elapsed());
     if let Err(error) = index_files.write().await {
         // Recovery rebuilds indexes that are missing or do not match the log.
         warn!(target: LOG_TARGET, topic = shared.topic, partition = shared.partition, %error, "failed to write indexes of a closed segment");

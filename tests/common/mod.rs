@@ -83,7 +83,7 @@ impl Broker {
         self.log_path = self.root.join(format!("broker-{}.log", self.starts));
         self.starts += 1;
         let log = std::fs::File::create(&self.log_path).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_ringbus"))
+        let child = Command::new(ringbus_binary())
             .arg("serve")
             .arg("--config")
             .arg(&config_path)
@@ -186,6 +186,27 @@ impl Broker {
     pub fn partition_dir(&self, topic: &str, partition: u32) -> PathBuf {
         self.data_dir.join(topic).join(partition.to_string())
     }
+}
+
+/// The broker binary: Cargo's path in this package's tests, else the one
+/// beside the test executable's `deps/` folder (tests of other workspace
+/// members, such as loadgen's).
+pub fn ringbus_binary() -> PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_ringbus") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable inside target/PROFILE/deps")
+        .join("ringbus");
+    assert!(
+        path.exists(),
+        "{} is missing; build it first with `cargo build --bin ringbus`",
+        path.display()
+    );
+    path
 }
 
 impl Drop for Broker {
