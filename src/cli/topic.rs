@@ -32,7 +32,7 @@ pub enum TopicCommand {
         #[arg(long)]
         subject: Option<String>,
         #[command(flatten)]
-        retry: RetryFlags,
+        retry: Box<RetryFlags>,
         /// Any other topic setting as KEY=VALUE; repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         settings: Vec<String>,
