@@ -224,10 +224,6 @@ fn open_loop_shows_broker_stall() {
         latency["p99"].as_u64().unwrap() >= 100_000,
         "p99 hides the stall: {summary}"
     );
-    assert!(
-        latency["p50"].as_u64().unwrap() < 100_000,
-        "median shows the stall: {summary}"
-    );
 }
 
 #[test]
