@@ -201,6 +201,16 @@ fn bad_fail_appends_nothing() {
             ErrorCode::NoRetryPolicy,
             "ok.dlq",
         ),
+        (
+            fail_request("ok", 0, 0, "r", "bad\tclass"),
+            ErrorCode::InvalidRequest,
+            "failure class",
+        ),
+        (
+            fail_request("ok", 0, 0, "r", &"c".repeat(65)),
+            ErrorCode::InvalidRequest,
+            "failure class",
+        ),
     ];
     for (request, code, named) in cases {
         let err = client.fail(&request).unwrap_err();
