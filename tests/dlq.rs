@@ -70,18 +70,26 @@ fn backoff_doubles_then_poison() {
         }
     }
     assert_eq!(attempts_seen, vec![1, 2, 3, 4, 5]);
-    let records = client
-        .dlq(&DlqCommand::Show {
-            topic: "pay".into(),
-            partition: 0,
-            offset: 0,
-        })
-        .unwrap();
-    let history: Vec<serde_json::Value> = records
-        .entries
-        .iter()
-        .map(|e| serde_json::from_str(e).unwrap())
-        .collect();
+    // The index turns an entry poison before its poison record is synced and
+    // readable, so read the history until that record shows.
+    let history = loop {
+        let records = client
+            .dlq(&DlqCommand::Show {
+                topic: "pay".into(),
+                partition: 0,
+                offset: 0,
+            })
+            .unwrap();
+        let history: Vec<serde_json::Value> = records
+            .entries
+            .iter()
+            .map(|e| serde_json::from_str(e).unwrap())
+            .collect();
+        if history.last().is_some_and(|r| r["state"] == "poison") || Instant::now() >= deadline {
+            break history;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     let pending: Vec<&serde_json::Value> =
         history.iter().filter(|r| r["state"] == "pending").collect();
     let delays: Vec<i64> = pending
@@ -192,6 +200,16 @@ fn bad_fail_appends_nothing() {
             fail_request("ok.dlq", 0, 0, "r", ""),
             ErrorCode::NoRetryPolicy,
             "ok.dlq",
+        ),
+        (
+            fail_request("ok", 0, 0, "r", "bad\tclass"),
+            ErrorCode::InvalidRequest,
+            "failure class",
+        ),
+        (
+            fail_request("ok", 0, 0, "r", &"c".repeat(65)),
+            ErrorCode::InvalidRequest,
+            "failure class",
         ),
     ];
     for (request, code, named) in cases {

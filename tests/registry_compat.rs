@@ -565,3 +565,20 @@ fn json_shared_definitions_stay_bounded() {
     assert!(messages.len() <= 10_001, "{} messages", messages.len());
     assert!(can_read(&old, &old).is_empty());
 }
+
+#[test]
+fn wide_record_union_reads_itself() {
+    let branches: Vec<String> = (0..3000)
+        .map(|i| {
+            format!(r#"{{"type":"record","name":"R{i}","fields":[{{"name":"a","type":"int"}}]}}"#)
+        })
+        .collect();
+    let text = format!("[{}]", branches.join(","));
+    let schema = parse(SchemaType::Avro, &text, &[]).unwrap();
+    assert!(can_read(&schema, &schema).is_empty());
+    let narrower = format!("[{}]", branches[..2999].join(","));
+    let narrower = parse(SchemaType::Avro, &narrower, &[]).unwrap();
+    let problems = can_read(&narrower, &schema);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("MISSING_UNION_BRANCH"), "{problems:?}");
+}

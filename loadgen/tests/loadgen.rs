@@ -234,23 +234,39 @@ fn schema_mode_registers_and_validates() {
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/orders_schema.avsc");
     loadgen(
         &broker,
-        &["produce", "--topic", "orders", "--messages", "2000", "--validation", "payload"]
-            .into_iter()
-            .chain(["--schema", schema.to_str().unwrap(), "--json", json.to_str().unwrap()])
-            .collect::<Vec<_>>(),
+        &[
+            "produce",
+            "--topic",
+            "orders",
+            "--messages",
+            "2000",
+            "--validation",
+            "payload",
+        ]
+        .into_iter()
+        .chain([
+            "--schema",
+            schema.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .collect::<Vec<_>>(),
     );
     let summary = read_json(&json);
     assert_eq!(summary["messages"], 2000);
     assert_eq!(summary["errors"], 0);
     let (status, versions) =
-        common::http_get(&broker.addrs.http, "/subjects/orders-value/versions").expect("GET versions");
+        common::http_get(&broker.addrs.http, "/subjects/orders-value/versions")
+            .expect("GET versions");
     assert_eq!(status, 200, "subject registered: {versions}");
     assert_eq!(versions.trim(), "[1]");
     let mut client = ringbus::client::Client::connect(&broker.main_addr()).unwrap();
     let metadata = client.metadata(&["orders"]).unwrap();
     let config = &metadata.topics[0].config;
     assert!(
-        config.iter().any(|(key, value)| key == "validation" && value.contains("payload")),
+        config
+            .iter()
+            .any(|(key, value)| key == "validation" && value.contains("payload")),
         "topic validates payloads: {config:?}"
     );
 }
@@ -280,15 +296,29 @@ fn schema_mode_without_registry_still_produces() {
     let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .args(["--broker", &broker.main_addr(), "--http", &http])
         .args(["produce", "--topic", "orders", "--messages", "1000"])
-        .args(["--schema", schema.to_str().unwrap(), "--validation", "payload"])
+        .args([
+            "--schema",
+            schema.to_str().unwrap(),
+            "--validation",
+            "payload",
+        ])
         .output()
         .expect("run loadgen");
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "loadgen failed: {stderr}");
-    assert!(stdout.starts_with("produce: 1000 messages"), "summary: {stdout}");
-    assert!(stderr.contains("returned 404"), "stderr names the 404: {stderr}");
-    assert!(stderr.contains("without registering"), "stderr says what happens: {stderr}");
+    assert!(
+        stdout.starts_with("produce: 1000 messages"),
+        "summary: {stdout}"
+    );
+    assert!(
+        stderr.contains("returned 404"),
+        "stderr names the 404: {stderr}"
+    );
+    assert!(
+        stderr.contains("without registering"),
+        "stderr says what happens: {stderr}"
+    );
 }
 
 #[test]
@@ -298,12 +328,23 @@ fn metrics_match_what_loadgen_sent() {
     let hgrm = dir.path().join("produce.hgrm");
     loadgen(
         &broker,
-        &["produce", "--topic", "counted", "--partitions", "4", "--messages", "12000"]
-            .into_iter()
-            .chain(["--batch-bytes", "8192", "--hgrm", hgrm.to_str().unwrap()])
-            .collect::<Vec<_>>(),
+        &[
+            "produce",
+            "--topic",
+            "counted",
+            "--partitions",
+            "4",
+            "--messages",
+            "12000",
+        ]
+        .into_iter()
+        .chain(["--batch-bytes", "8192", "--hgrm", hgrm.to_str().unwrap()])
+        .collect::<Vec<_>>(),
     );
-    loadgen(&broker, &["consume", "--topic", "counted", "--messages", "12000"]);
+    loadgen(
+        &broker,
+        &["consume", "--topic", "counted", "--messages", "12000"],
+    );
     let mut client = ringbus::client::Client::connect(&broker.main_addr()).unwrap();
     let high_watermark = client.list_offsets("counted", 1, -1).unwrap() as u64;
     client.commit_offset("audit", "counted", 1, 10).unwrap();
@@ -311,36 +352,62 @@ fn metrics_match_what_loadgen_sent() {
     let (status, text) = common::http_get(&broker.addrs.http, "/metrics").expect("GET /metrics");
     assert_eq!(status, 200);
     let samples = ringbus::metrics::text::parse(&text).expect("valid Prometheus text");
-    let value = |name: &str, labels: &[(&str, &str)]| ringbus::metrics::text::find(&samples, name, labels);
+    let value =
+        |name: &str, labels: &[(&str, &str)]| ringbus::metrics::text::find(&samples, name, labels);
     let topic = [("topic", "counted")];
-    assert_eq!(value("ringbus_topic_records_in_total", &topic), Some(12000.0));
-    assert_eq!(value("ringbus_topic_records_out_total", &topic), Some(12000.0));
+    assert_eq!(
+        value("ringbus_topic_records_in_total", &topic),
+        Some(12000.0)
+    );
+    assert_eq!(
+        value("ringbus_topic_records_out_total", &topic),
+        Some(12000.0)
+    );
     let bytes_in = value("ringbus_topic_bytes_in_total", &topic).unwrap();
-    assert!(bytes_in > 1_200_000.0, "batch bytes include the 1.2 MB of values: {bytes_in}");
-    assert_eq!(value("ringbus_topic_bytes_out_total", &topic), Some(bytes_in));
+    assert!(
+        bytes_in > 1_200_000.0,
+        "batch bytes include the 1.2 MB of values: {bytes_in}"
+    );
+    assert_eq!(
+        value("ringbus_topic_bytes_out_total", &topic),
+        Some(bytes_in)
+    );
     let shard_sum: f64 = ["0", "1"]
         .iter()
         .map(|shard| value("ringbus_shard_records_in_total", &[("shard", shard)]).unwrap())
         .sum();
-    assert!(shard_sum >= 12000.0, "shard totals include the offsets topic: {shard_sum}");
+    assert!(
+        shard_sum >= 12000.0,
+        "shard totals include the offsets topic: {shard_sum}"
+    );
     let requests = value("ringbus_topic_produce_requests_total", &topic).unwrap();
     let latency_count: f64 = ["0", "1"]
         .iter()
         .map(|shard| value("ringbus_produce_latency_us_count", &[("shard", shard)]).unwrap())
         .sum();
-    assert!(latency_count >= requests, "one latency sample per produce request");
+    assert!(
+        latency_count >= requests,
+        "one latency sample per produce request"
+    );
     // A closed-loop produce run records one latency sample per batch.
     let (_, batches) = parse_hgrm(&std::fs::read_to_string(&hgrm).unwrap());
     assert_eq!(requests, batches as f64);
     let lag = [("group", "audit"), ("topic", "counted"), ("partition", "1")];
-    assert_eq!(value("ringbus_consumer_lag", &lag), Some((high_watermark - 10) as f64));
+    assert_eq!(
+        value("ringbus_consumer_lag", &lag),
+        Some((high_watermark - 10) as f64)
+    );
     assert_eq!(value("ringbus_shard_up", &[("shard", "1")]), Some(1.0));
 
     let stats = Command::new(common::ringbus_binary())
         .args(["stats", "--http", &broker.addrs.http])
         .output()
         .expect("run ringbus stats");
-    assert!(stats.status.success(), "ringbus stats failed: {}", String::from_utf8_lossy(&stats.stderr));
+    assert!(
+        stats.status.success(),
+        "ringbus stats failed: {}",
+        String::from_utf8_lossy(&stats.stderr)
+    );
     let stats = String::from_utf8(stats.stdout).unwrap();
     assert!(stats.contains("counted"), "stats lists the topic: {stats}");
     assert!(stats.contains("audit"), "stats lists the lag: {stats}");

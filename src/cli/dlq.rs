@@ -127,10 +127,15 @@ pub fn run(broker: &str, command: DlqCommandArgs) -> Result<(), CliError> {
                 state: state.unwrap_or_default(),
                 limit,
             })?;
+            let mut out = std::io::stdout().lock();
             for entry in &reply.entries {
-                match output {
-                    OutputFormat::Json => println!("{entry}"),
-                    OutputFormat::Text => println!("{}", text_line(entry)),
+                let line = match output {
+                    OutputFormat::Json => entry.to_string(),
+                    OutputFormat::Text => text_line(entry),
+                };
+                // A closed pipe (`| head`) ends the listing quietly.
+                if std::io::Write::write_all(&mut out, format!("{line}\n").as_bytes()).is_err() {
+                    return Ok(());
                 }
             }
             if output == OutputFormat::Text && (reply.entries.len() as u64) < reply.matched {
@@ -203,8 +208,10 @@ fn text_line(entry_json: &str) -> String {
     let Ok(entry) = serde_json::from_str::<serde_json::Value>(entry_json) else {
         return entry_json.to_owned();
     };
+    // Reasons may hold tabs or newlines; escaping them keeps one entry on
+    // one line.
     let field = |name: &str| match &entry[name] {
-        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::String(text) => text.escape_debug().to_string(),
         other => other.to_string(),
     };
     format!(

@@ -78,7 +78,25 @@ pub fn run(broker: &str, args: ProduceArgs) -> Result<(), CliError> {
         }
         count += 1;
     }
-    let acked = producer.flush()?;
+    // Each partition's batches are separate requests, so one partition's
+    // rejection leaves the others' acknowledged events stored.
+    let acked = producer.flush().map_err(|err| {
+        let stored: Vec<String> = producer
+            .acked_so_far()
+            .iter()
+            .map(|((_, partition), reply)| {
+                format!("partition {partition} up to offset {}", reply.last_offset)
+            })
+            .collect();
+        let err = CliError::from(err);
+        if stored.is_empty() {
+            return err;
+        }
+        CliError::Runtime(format!(
+            "{err}; events already acknowledged stay stored: {}",
+            stored.join(", ")
+        ))
+    })?;
     let last: BTreeMap<u32, u64> = acked
         .into_iter()
         .map(|((_, p), reply)| (p, reply.last_offset))

@@ -291,6 +291,12 @@ impl Producer {
     pub fn records_sent(&self) -> u64 {
         self.records_sent
     }
+
+    /// Offsets acknowledged since the last successful flush, for reporting
+    /// what was stored when a flush fails part way.
+    pub fn acked_so_far(&self) -> &Acked {
+        &self.acked
+    }
 }
 
 fn record(acked: &mut Acked, (topic, partition, reply): (String, u32, ProduceReply)) {

@@ -320,7 +320,10 @@ async fn purge(
     let selected: Vec<Indexed> = ctx.retry.with_index(source, partition, |index| {
         index
             .sorted(|indexed| {
-                state_matches(&indexed.entry, state)
+                // An entry already purged is skipped, so a repeated purge
+                // appends nothing.
+                indexed.entry.state != EntryState::Purged
+                    && state_matches(&indexed.entry, state)
                     && (before_ms <= 0 || indexed.entry.last_failure_ms < before_ms)
             })
             .into_iter()

@@ -74,10 +74,12 @@ pub async fn fail(
         .retry_policy()
         .expect("resolved source has a policy");
     let class = if request.class.is_empty() {
-        DEFAULT_CLASS
+        DEFAULT_CLASS.to_owned()
     } else {
-        request.class.as_str()
+        check_class(&request.class)?;
+        request.class.to_ascii_lowercase()
     };
+    let class = class.as_str();
     let identity_hash = event_identity(&source.name, partition, identity.source_offset);
     let delay_ms = match policy.decide(identity.attempt, class, identity_hash) {
         RetryDecision::Retry { delay_ms, .. } => delay_ms,
@@ -190,4 +192,27 @@ fn invalid_copy(failed: &TopicMeta, record: &OwnedRecord, name: &str) -> ApiErro
             record.offset, failed.name
         ),
     )
+}
+
+/// Longest failure class accepted, in bytes; classes travel in every retry
+/// copy's headers, so they stay short.
+pub const CLASS_BYTES_MAX: usize = 64;
+
+/// Checks a failure class: 1 to 64 bytes of letters, digits, `.`, `_` or
+/// `-`. Classes compare case-insensitively, as they are stored lowercased.
+fn check_class(class: &str) -> Result<(), ApiError> {
+    let valid = class.len() <= CLASS_BYTES_MAX
+        && class
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if valid {
+        return Ok(());
+    }
+    let shown: String = class.chars().take(CLASS_BYTES_MAX).collect();
+    Err(ApiError::new(
+        crate::protocol::ErrorCode::InvalidRequest,
+        format!(
+            "failure class {shown:?} is invalid; use up to {CLASS_BYTES_MAX} letters, digits, '.', '_' or '-'"
+        ),
+    ))
 }

@@ -270,6 +270,18 @@ impl<'a> Checker<'a> {
         match reader {
             _ if promoted => Vec::new(),
             Schema::Union(union) => {
+                // Try the branch with the writer's name first: any compatible
+                // branch gives the same answer, and for wide unions of named
+                // types this avoids checking every pair of branches.
+                if let Some((writer_name, _)) = name_and_aliases(writer) {
+                    let same_name = union.variants().iter().find(|branch| {
+                        name_and_aliases(branch)
+                            .is_some_and(|(n, _)| n.name() == writer_name.name())
+                    });
+                    if same_name.is_some_and(|branch| self.check(branch, writer).is_empty()) {
+                        return Vec::new();
+                    }
+                }
                 let readable = union
                     .variants()
                     .iter()
