@@ -261,10 +261,11 @@ pub fn validate_config(config: &RegistryConfig) -> Result<(), ConfigError> {
 }
 
 /// `GET /webhooks` lists the receivers and counters; `POST /webhooks` with
-/// `{"url": "...", "subject": "..."}` adds a receiver (subject optional).
+/// `{"url": "...", "subject": "..."}` adds a receiver (subject optional), and
+/// `DELETE /webhooks` with the same body removes it.
 pub fn routes(webhooks: Arc<Webhooks>) -> Router {
     Router::new()
-        .route("/webhooks", get(list).post(add))
+        .route("/webhooks", get(list).post(add).delete(remove))
         .with_state(webhooks)
 }
 
@@ -299,5 +300,26 @@ async fn add(
     (
         StatusCode::OK,
         Json(serde_json::to_value(&hook).unwrap_or_default()),
+    )
+}
+
+async fn remove(
+    State(webhooks): State<Arc<Webhooks>>,
+    Json(hook): Json<Webhook>,
+) -> (StatusCode, Json<serde_json::Value>) {
+    let mut hooks = webhooks.hooks.lock().unwrap_or_else(|p| p.into_inner());
+    let before = hooks.len();
+    hooks.retain(|existing| existing != &hook);
+    let removed = before - hooks.len();
+    if removed == 0 {
+        let body = serde_json::json!({
+            "error_code": 404,
+            "message": format!("no webhook for URL '{}' with that subject filter; GET /webhooks lists them", hook.url),
+        });
+        return (StatusCode::NOT_FOUND, Json(body));
+    }
+    (
+        StatusCode::OK,
+        Json(serde_json::json!({ "removed": removed })),
     )
 }
