@@ -54,7 +54,7 @@ pub struct Outgoing {
     pub counted: bool,
 }
 
-/// Why a connection ends.
+/// Reason a connection ends.
 enum Close {
     Eof,
     /// No bytes arrived in time: mid-frame (`partial`) or while idle.
@@ -184,15 +184,17 @@ async fn read_loop(
                 break;
             }
             if buf.len() < LENGTH_PREFIX_BYTES + len {
-                // Grow toward the announced length in steps, so a peer that
-                // announces a large frame and stalls holds little memory.
-                // Frames handed to storage keep the buffer shared, so each
-                // grow copies the partial frame: grow only when the rest does
-                // not fit, and then by a whole step, which holds several
-                // frames, instead of exactly to this frame's end.
+                // Grow toward the announced length by at most what was
+                // already received (and at least one step), so a peer that
+                // announces a large frame and stalls ties up little memory,
+                // while a large frame that does arrive costs amortized linear
+                // copying. Frames handed to storage keep the buffer shared,
+                // so each grow copies the partial frame: grow only when the
+                // rest does not fit.
                 let missing = LENGTH_PREFIX_BYTES + len - buf.len();
                 if buf.capacity() - buf.len() < missing {
-                    buf.reserve(FRAME_RESERVE_STEP_BYTES);
+                    let step = FRAME_RESERVE_STEP_BYTES.max(buf.len());
+                    buf.reserve(missing.min(step));
                 }
                 frame_pending = true;
                 break;
