@@ -31,7 +31,7 @@ pub struct Config {
     pub alerts: AlertsConfig,
 }
 
-/// Where poison-message alerts go besides the `__alerts` topic.
+/// Destinations of poison-message alerts besides the `__alerts` topic.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertsConfig {
@@ -40,7 +40,7 @@ pub struct AlertsConfig {
     /// Poison events of one topic and reason class within this window make
     /// one webhook alert with a count.
     pub aggregate_interval_ms: u64,
-    /// Longest time one webhook POST may take, connect included.
+    /// Maximum time one webhook POST may take, connect included.
     pub webhook_timeout_ms: u64,
 }
 
@@ -73,7 +73,7 @@ pub struct BrokerConfig {
     pub min_free_bytes: u64,
     pub disk_check_interval_ms: u64,
     pub retention_check_interval_ms: u64,
-    /// Longest time a shutdown waits for in-flight requests.
+    /// Maximum time a shutdown waits for in-flight requests.
     pub shutdown_timeout_ms: u64,
     /// A frame must arrive whole within this after its first byte; 0 waits
     /// forever.
@@ -263,7 +263,7 @@ impl TopicConfig {
         Ok(config)
     }
 
-    /// The settings as `key = value` text, as Metadata and `topic describe`
+    /// Returns the settings as `key = value` text, as Metadata and `topic describe`
     /// show them.
     pub fn to_pairs(&self) -> Vec<(String, String)> {
         let Ok(toml::Value::Table(table)) = toml::Value::try_from(self) else {
@@ -325,7 +325,7 @@ impl TopicConfig {
         })
     }
 
-    /// The storage engine's view of these settings.
+    /// Converts these settings into the storage engine's view.
     pub fn log_config(&self) -> LogConfig {
         LogConfig {
             segment_bytes: self.segment_bytes,
@@ -482,7 +482,7 @@ impl Config {
         crate::control::webhook::validate_config(&self.registry)
     }
 
-    /// The shard count after resolving 0 to the number of available cores.
+    /// Returns the shard count, resolving 0 to the number of available cores.
     pub fn shard_count(&self) -> usize {
         if self.broker.shards > 0 {
             return self.broker.shards;

@@ -24,7 +24,7 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Where a consumer starts in each partition.
+/// Start position of a consumer in each partition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StartFrom {
     Earliest,
@@ -153,7 +153,7 @@ impl Consumer {
         })
     }
 
-    /// The next offset this consumer hands out for `partition`.
+    /// Returns the next offset this consumer hands out for `partition`.
     pub fn position(&self, partition: u32) -> Option<u64> {
         self.partitions
             .iter()

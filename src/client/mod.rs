@@ -45,7 +45,7 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// The broker's error code, when the broker sent one.
+    /// Returns the broker's error code, when the broker sent one.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             ClientError::Api(err) => Some(err.code),
@@ -92,7 +92,7 @@ impl Client {
         conn::decode(&self.conn.call(ApiKey::Metadata, &request)?)
     }
 
-    /// Creates a topic; `config` holds setting overrides such as
+    /// Creates a topic; `config` contains setting overrides such as
     /// `("durability", "always")`.
     pub fn create_topic(
         &mut self,
@@ -160,7 +160,7 @@ impl Client {
         self.conn.call(ApiKey::OffsetCommit, &request).map(|_| ())
     }
 
-    /// The group's committed offset, or -1 when it has none.
+    /// Fetches the group's committed offset, or -1 when it has none.
     pub fn fetch_offset(
         &mut self,
         group: &str,

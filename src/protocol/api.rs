@@ -67,7 +67,7 @@ impl ApiKey {
         Self::ALL.iter().copied().find(|key| *key as u16 == value)
     }
 
-    /// The (min, max) versions this broker accepts.
+    /// Returns the (min, max) versions this broker accepts.
     pub fn versions(self) -> (u16, u16) {
         (0, 0)
     }
@@ -79,7 +79,7 @@ pub trait Body: Sized {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, WireError>;
 }
 
-/// Acknowledgement level a producer asks for.
+/// Acknowledgement level a producer requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Acks {

@@ -42,7 +42,7 @@ pub async fn create_topic(
         ));
     }
     let mut pairs = overrides;
-    // 0 asks for the broker's default partition count.
+    // 0 requests the broker's default partition count.
     if partitions > 0 {
         pairs.push(("partitions".into(), partitions.to_string()));
     }

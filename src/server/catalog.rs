@@ -16,7 +16,7 @@ use crate::shard::placement;
 
 /// File name of a topic's metadata inside its directory.
 pub const TOPIC_FILE: &str = "topic.json";
-/// Longest topic name, as in Kafka.
+/// Maximum topic name length in bytes, as in Kafka.
 pub const TOPIC_NAME_BYTES_MAX: usize = 249;
 /// Prefix of the broker's own topics (consumer offsets, schemas, alerts).
 pub const INTERNAL_PREFIX: &str = "__";
@@ -63,7 +63,7 @@ impl TopicMeta {
             .collect();
     }
 
-    /// The owning shard of `partition`, or UNKNOWN_PARTITION naming it.
+    /// Returns the owning shard of `partition`, or UNKNOWN_PARTITION naming it.
     pub fn owner(&self, partition: u32) -> Result<usize, ApiError> {
         self.shards
             .get(partition as usize)
@@ -138,7 +138,7 @@ impl Catalog {
 /// topics are never given out again. `~` cannot start a topic name.
 pub const NEXT_ID_FILE: &str = "~next_topic_id";
 
-/// The next topic id stored in the data directory, or 0 when none is.
+/// Reads the next topic id stored in the data directory, or 0 when none is.
 pub fn stored_next_id(data_dir: &Path) -> u32 {
     std::fs::read_to_string(data_dir.join(NEXT_ID_FILE))
         .ok()

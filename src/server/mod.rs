@@ -44,7 +44,7 @@ pub struct BoundAddrs {
     pub http: String,
 }
 
-/// Why the broker stopped other than by a signal.
+/// Failure that stopped the broker other than a signal.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ServeError(pub String);

@@ -175,7 +175,7 @@ pub async fn commit(ctx: Rc<ShardCtx>, key: String, offset: u64, metadata: Strin
     Ok(ReplyBody::Empty)
 }
 
-/// The committed position of a key, or -1 when there is none.
+/// Returns the committed position of a key, or -1 when there is none.
 pub fn fetch(ctx: &ShardCtx, key: &str) -> ShardResult {
     let store = ctx.offsets.borrow();
     let reply = store

@@ -20,7 +20,7 @@ use crate::shard::mesh::ShardMesh;
 use crate::shard::runtime::{self, TcpListener};
 use crate::storage::Durability;
 
-/// What a shard thread is started with; everything here is `Send`.
+/// Inputs a shard thread starts with; everything here is `Send`.
 pub struct ShardStart {
     pub id: usize,
     pub shared: Arc<BrokerShared>,
