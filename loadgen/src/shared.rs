@@ -57,6 +57,7 @@ impl Clock {
 /// Counters of measured work, read by the progress line and the e2e stop rule.
 #[derive(Default)]
 pub struct Counters {
+    /// Measured events done: acknowledged, or received in consume and e2e runs.
     pub messages: AtomicU64,
     pub bytes: AtomicU64,
     pub errors: AtomicU64,
