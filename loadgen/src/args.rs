@@ -44,9 +44,9 @@ pub struct Args {
     #[arg(long, global = true, default_value_t = 128 * 1024)]
     pub batch_bytes: usize,
     /// Maximum time in ms an open batch waits for more events in an
-    /// open-loop run.
-    #[arg(long, global = true, default_value_t = 1)]
-    pub linger_ms: u64,
+    /// open-loop run; fractions such as 0.2 are allowed.
+    #[arg(long, global = true, default_value_t = 1.0)]
+    pub linger_ms: f64,
     /// Durability of the topic when loadgen creates it.
     #[arg(long, global = true, value_enum)]
     pub durability: Option<Durability>,
@@ -161,6 +161,12 @@ impl Args {
                 self.warmup_s
             ));
         }
+        if !(self.linger_ms.is_finite() && self.linger_ms >= 0.0) {
+            return Err(format!(
+                "--linger-ms {} is invalid; expected 0 or more milliseconds",
+                self.linger_ms
+            ));
+        }
         if self.messages == Some(0) {
             return Err("--messages must be at least 1".into());
         }
@@ -176,6 +182,10 @@ impl Args {
             (None, Some(seconds)) => Limit::Duration(Duration::from_secs_f64(seconds)),
             (None, None) => Limit::Duration(Duration::from_secs_f64(DURATION_DEFAULT_S)),
         }
+    }
+
+    pub fn linger(&self) -> Duration {
+        Duration::from_secs_f64(self.linger_ms / 1000.0)
     }
 
     pub fn warmup(&self) -> Duration {

@@ -65,10 +65,20 @@ pub fn wait_readable(
             revents: 0,
         })
         .collect();
-    let timeout = deadline.saturating_duration_since(Instant::now());
-    let timeout_ms = round_up_ms(timeout);
-    // SAFETY: `fds` is a valid, exclusively borrowed array of pollfd for the whole call.
-    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    // ppoll takes a nanosecond timeout: an open-loop producer waits for the
+    // next event's send time, often microseconds away, and poll's whole
+    // milliseconds would delay it.
+    let timeout = timespec(deadline.saturating_duration_since(Instant::now()));
+    // SAFETY: `fds` is a valid, exclusively borrowed array of pollfd and
+    // `timeout` a valid timespec for the whole call; no signal mask is passed.
+    let rc = unsafe {
+        libc::ppoll(
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            &timeout,
+            std::ptr::null(),
+        )
+    };
     if rc < 0 {
         let err = std::io::Error::last_os_error();
         if err.kind() == std::io::ErrorKind::Interrupted {
@@ -84,8 +94,9 @@ pub fn wait_readable(
         .collect())
 }
 
-/// Rounds up to whole ms so that a wait never ends before its deadline.
-fn round_up_ms(timeout: Duration) -> i32 {
-    let ms = timeout.as_micros().div_ceil(1000);
-    ms.min(i32::MAX as u128) as i32
+fn timespec(timeout: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    }
 }

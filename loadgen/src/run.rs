@@ -192,7 +192,7 @@ fn spawn_producers(
                 },
                 rate: args.rate.map(|rate| rate / producers as f64),
                 batch_bytes: args.batch_bytes,
-                linger: std::time::Duration::from_millis(args.linger_ms),
+                linger: args.linger(),
                 stamp,
                 clock,
                 counters: counters.clone(),
