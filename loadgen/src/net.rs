@@ -70,7 +70,7 @@ pub fn wait_readable(
     // milliseconds would delay it.
     let timeout = timespec(deadline.saturating_duration_since(Instant::now()));
     // SAFETY: `fds` is a valid, exclusively borrowed array of pollfd and
-    // `timeout` a valid timespec for the whole call; no signal mask is passed.
+    // `timeout` a valid timespec for the whole call. No signal mask is passed.
     let rc = unsafe {
         libc::ppoll(
             fds.as_mut_ptr(),

@@ -267,13 +267,3 @@ pub fn compression_codec(header: &BatchHeader) -> i16 {
 
 #[cfg(test)]
 mod tests;
-
-/// Walks every record of the batch at the start of `buf`: each must parse,
-/// and no bytes may trail the last one. Compressed batches fail with
-/// [`BatchError::Compressed`] because the broker cannot check their records.
-pub fn validate_records(buf: &[u8]) -> Result<(), BatchError> {
-    for record in records(buf) {
-        record?;
-    }
-    Ok(())
-}

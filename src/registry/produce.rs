@@ -8,13 +8,13 @@
 //! as JSON against the header's schema, or by decoding the framed body. The
 //! first failing record rejects the whole request.
 
-use std::cell::RefCell;
-
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::batch::{self, records};
+use crate::protocol::batch::RecordView;
 use crate::protocol::{ApiError, ErrorCode};
-use crate::registry::validate::{frame_parts, ValidationError, Validators};
+use crate::registry::validate::{
+    frame_parts, scratch, CompiledSchema, ValidationError, Validators, FRAME_HEADER_BYTES,
+};
 
 /// Name of the record header that carries a JSON value's schema id.
 pub const SCHEMA_ID_HEADER: &str = "schema_id";
@@ -34,13 +34,6 @@ pub enum Validation {
     Payload,
 }
 
-thread_local! {
-    /// Copy of one JSON value: simd-json parses in place, and the stored
-    /// bytes must stay intact. Reused so that records cost no allocation
-    /// once it has grown to the largest value seen.
-    static JSON_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
 /// Returns the subject a topic's records must be registered under.
 pub fn topic_subject<'a>(topic: &str, configured: &'a str) -> std::borrow::Cow<'a, str> {
     if configured.is_empty() {
@@ -58,72 +51,108 @@ pub fn applies_to(topic: &str, validation: Validation) -> bool {
             .any(|suffix| topic.ends_with(suffix))
 }
 
-/// Checks every record of the concatenated batches in `blob`.
-///
-/// # Errors
-/// `SCHEMA_VALIDATION_FAILED` naming the record's index in the request, the
-/// schema id, the field path and the reason; `CORRUPT_BATCH` for a batch
-/// whose records cannot be read.
-pub fn check_records(
-    validators: &Validators,
-    topic: &str,
-    subject: &str,
+/// Schema check of one request's records, run inside the broker's own walk
+/// of the batches so that each record is decoded once.
+pub struct RecordChecker<'a> {
+    validators: &'a Validators,
+    topic: &'a str,
+    subject: &'a str,
     validation: Validation,
-    blob: &[u8],
-) -> Result<(), ApiError> {
-    let mut rest = blob;
-    let mut index = 0usize;
-    while !rest.is_empty() {
-        let size = batch::framed_size(rest).map_err(|err| corrupt(topic, &err))?;
-        let (one, next) = rest.split_at(size.min(rest.len()));
-        for record in records(one) {
-            let record = record.map_err(|err| corrupt(topic, &err))?;
-            let mut schema_header = None;
-            for (key, value) in record.headers.clone() {
-                if key == SCHEMA_ID_HEADER {
-                    schema_header = Some(value.unwrap_or_default());
-                }
-            }
-            check_record(validators, subject, validation, schema_header, record.value)
-                .map_err(|err| rejected(topic, index, &err))?;
-            index += 1;
-        }
-        rest = next;
-    }
-    Ok(())
+    /// Index of the next record within the request.
+    index: usize,
+    /// Last schema id found live under the subject, with its validator if
+    /// it compiled. Records of one request nearly always share an id, and
+    /// this skips the lookups.
+    live: Option<(u32, Option<&'a CompiledSchema>)>,
 }
 
-fn check_record(
-    validators: &Validators,
-    subject: &str,
-    validation: Validation,
-    schema_header: Option<&[u8]>,
-    value: Option<&[u8]>,
-) -> Result<(), ValidationError> {
-    let Some(value) = value else {
-        return Err(whole(0, "the record has no value".into()));
-    };
-    let id = match schema_header {
-        Some(text) => parse_header_id(text)?,
-        None => frame_parts(value)?.0,
-    };
-    if !validators.is_registered_under(subject, id) {
-        return Err(whole(
-            id,
-            format!("schema id {id} is not a live version of subject '{subject}'"),
-        ));
+impl<'a> RecordChecker<'a> {
+    pub fn new(
+        validators: &'a Validators,
+        topic: &'a str,
+        subject: &'a str,
+        validation: Validation,
+    ) -> RecordChecker<'a> {
+        RecordChecker {
+            validators,
+            topic,
+            subject,
+            validation,
+            index: 0,
+            live: None,
+        }
     }
-    if validation != Validation::Payload {
-        return Ok(());
+
+    /// Checks the next record of the request.
+    ///
+    /// # Errors
+    /// `SCHEMA_VALIDATION_FAILED` naming the record's index in the request,
+    /// the schema id, the field path and the reason.
+    pub fn check(&mut self, record: &RecordView<'_>) -> Result<(), ApiError> {
+        let index = self.index;
+        self.index += 1;
+        self.check_value(schema_header(record), record.value)
+            .map_err(|err| rejected(self.topic, index, &err))
     }
-    if schema_header.is_none() {
-        return validators.validate_framed(value).map(|_| ());
+
+    fn check_value(
+        &mut self,
+        schema_header: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<(), ValidationError> {
+        let Some(value) = value else {
+            return Err(whole(0, "the record has no value".into()));
+        };
+        let id = match schema_header {
+            Some(text) => parse_header_id(text)?,
+            None => frame_parts(value)?.0,
+        };
+        let compiled = self.live_schema(id)?;
+        if self.validation != Validation::Payload {
+            return Ok(());
+        }
+        let compiled = compiled.ok_or_else(|| {
+            whole(
+                id,
+                format!("schema id {id} has no validator; see the broker log"),
+            )
+        })?;
+        let checked = match schema_header {
+            Some(_) => scratch::with_copy(value, |json| compiled.validate_json(json)),
+            None => compiled.validate_body(&value[FRAME_HEADER_BYTES..]),
+        };
+        checked.map_err(|failure| ValidationError::from_failure(id, failure))
     }
-    JSON_SCRATCH.with_borrow_mut(|scratch| {
-        scratch.clear();
-        scratch.extend_from_slice(value);
-        validators.validate_json(id, scratch)
-    })
+
+    /// Checks that `id` is a live version of the subject and returns its
+    /// validator.
+    fn live_schema(&mut self, id: u32) -> Result<Option<&'a CompiledSchema>, ValidationError> {
+        if let Some((live, compiled)) = self.live {
+            if live == id {
+                return Ok(compiled);
+            }
+        }
+        if !self.validators.is_registered_under(self.subject, id) {
+            return Err(whole(
+                id,
+                format!(
+                    "schema id {id} is not a live version of subject '{}'",
+                    self.subject
+                ),
+            ));
+        }
+        let compiled = self.validators.get(id).map(|c| c.as_ref());
+        self.live = Some((id, compiled));
+        Ok(compiled)
+    }
+}
+
+/// Returns the value of the record's last `schema_id` header.
+fn schema_header<'r>(record: &RecordView<'r>) -> Option<&'r [u8]> {
+    record
+        .headers
+        .last_value(SCHEMA_ID_HEADER)
+        .map(Option::unwrap_or_default)
 }
 
 fn parse_header_id(text: &[u8]) -> Result<u32, ValidationError> {
@@ -156,12 +185,5 @@ fn rejected(topic: &str, index: usize, err: &ValidationError) -> ApiError {
             "record {index} of the request to topic '{topic}' failed validation against schema id {} at {}: {}; nothing was appended",
             err.schema_id, err.path, err.reason
         ),
-    )
-}
-
-fn corrupt(topic: &str, err: &batch::BatchError) -> ApiError {
-    ApiError::new(
-        ErrorCode::CorruptBatch,
-        format!("cannot read the records sent to topic '{topic}' for validation: {err}"),
     )
 }

@@ -127,7 +127,7 @@ fn produce(
     if let Err(err) = check_disk(ctx) {
         return Box::pin(ready(Err(err)));
     }
-    let checked = check_records(&records).and_then(|()| check_schemas(ctx, &topic, &records));
+    let checked = check_records(ctx, &topic, &records);
     if let Err(err) = checked {
         if err.code == ErrorCode::SchemaValidationFailed {
             let rejected = metrics::count_records(&records);
@@ -159,8 +159,24 @@ fn produce(
 
 /// Walks every record of every batch, as Kafka does for uncompressed
 /// batches, so a batch whose CRC is right but whose records are malformed
-/// never reaches consumers.
-fn check_records(records: &[u8]) -> Result<(), ApiError> {
+/// never reaches consumers. The topic's `validation` setting is applied in
+/// the same walk, with one load of the shard's validator snapshot.
+fn check_records(ctx: &ShardCtx, topic: &TopicMeta, records: &[u8]) -> Result<(), ApiError> {
+    use crate::registry::produce;
+    let validation = topic.config.validation;
+    let validators;
+    let subject;
+    let mut schemas = None;
+    if !topic.is_internal() && produce::applies_to(&topic.name, validation) {
+        validators = ctx.shared.registry.validators.load();
+        subject = produce::topic_subject(&topic.name, &topic.config.subject);
+        schemas = Some(produce::RecordChecker::new(
+            &validators,
+            &topic.name,
+            &subject,
+            validation,
+        ));
+    }
     let mut rest = records;
     let mut position = 0usize;
     while !rest.is_empty() {
@@ -174,24 +190,16 @@ fn check_records(records: &[u8]) -> Result<(), ApiError> {
         // checks it again; CRC-32C runs at over 20 GiB/s, next to the record
         // walk it is small.
         let size = batch::validate(rest).map_err(corrupt)?.size_bytes;
-        batch::validate_records(&rest[..size]).map_err(corrupt)?;
+        for record in batch::records(&rest[..size]) {
+            let record = record.map_err(corrupt)?;
+            if let Some(checker) = schemas.as_mut() {
+                checker.check(&record)?;
+            }
+        }
         rest = &rest[size..];
         position += size;
     }
     Ok(())
-}
-
-/// Applies the topic's `validation` setting to every record of a produce
-/// request, with one load of the shard's validator snapshot.
-fn check_schemas(ctx: &ShardCtx, topic: &TopicMeta, records: &[u8]) -> Result<(), ApiError> {
-    use crate::registry::produce;
-    let validation = topic.config.validation;
-    if topic.is_internal() || !produce::applies_to(&topic.name, validation) {
-        return Ok(());
-    }
-    let validators = ctx.shared.registry.validators.load();
-    let subject = produce::topic_subject(&topic.name, &topic.config.subject);
-    produce::check_records(&validators, &topic.name, &subject, validation, records)
 }
 
 /// Rejects writes while free disk space is below `min_free_bytes`.

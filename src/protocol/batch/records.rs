@@ -42,6 +42,24 @@ impl<'a> Iterator for HeaderIter<'a> {
     }
 }
 
+impl<'a> HeaderIter<'a> {
+    /// Returns the value of the last header named `name` (`Some(None)` for a
+    /// null value). Compares key bytes without decoding them again.
+    pub fn last_value(&self, name: &str) -> Option<Option<&'a [u8]>> {
+        let mut reader = self.reader.clone();
+        let mut found = None;
+        for _ in 0..self.remaining {
+            let (Ok(Some(key)), Ok(value)) = (reader.nullable(""), reader.nullable("")) else {
+                break;
+            };
+            if key == name.as_bytes() {
+                found = Some(value);
+            }
+        }
+        found
+    }
+}
+
 /// Iterator returned by [`records`]. It yields at most one error and then ends.
 #[derive(Debug, Clone)]
 pub struct RecordIter<'a> {

@@ -64,6 +64,24 @@ fn builder_round_trip() {
 }
 
 #[test]
+fn last_value_finds_the_last_header_of_a_name() {
+    let mut builder = BatchBuilder::new(1_000);
+    builder.push(
+        1_000,
+        None,
+        Some(b"v"),
+        &[("id", b"1"), ("x", b""), ("id", b"2")],
+    );
+    builder.push(1_000, None, Some(b"v"), &[("other", b"1")]);
+    let batch = builder.finish();
+    let records: Vec<_> = records(&batch).collect::<Result<_, _>>().unwrap();
+    assert_eq!(records[0].headers.last_value("id"), Some(Some(&b"2"[..])));
+    assert_eq!(records[0].headers.last_value("x"), Some(Some(&b""[..])));
+    assert_eq!(records[0].headers.last_value("i"), None);
+    assert_eq!(records[1].headers.last_value("id"), None);
+}
+
+#[test]
 fn header_size_and_fields() {
     let batch = sample_batch();
     let header = header(&batch).unwrap();

@@ -204,8 +204,14 @@ impl Walk<'_> {
             .ok_or_else(|| Failure::new("expected a record as a JSON object"))?;
         let depth = Self::descend(depth)?;
         let mut seen = FieldSet::new(fields.len());
-        for (key, item) in object.iter() {
-            let Some(index) = fields.iter().position(|f| f.name == key) else {
+        for (position, (key, item)) in object.iter().enumerate() {
+            // Producers mostly write fields in schema order: try that slot
+            // before searching.
+            let in_order = fields.get(position).filter(|f| f.name == key);
+            let Some(index) = in_order
+                .map(|_| position)
+                .or_else(|| fields.iter().position(|f| f.name == key))
+            else {
                 return Err(Failure::new("unknown field").at_field(key));
             };
             if !seen.insert(index) {

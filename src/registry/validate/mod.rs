@@ -17,7 +17,7 @@ mod avro_json;
 mod failure;
 mod json_schema;
 mod protobuf;
-mod scratch;
+pub(crate) mod scratch;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -72,7 +72,7 @@ impl ValidationError {
         }
     }
 
-    fn from_failure(schema_id: u32, failure: Failure) -> ValidationError {
+    pub(crate) fn from_failure(schema_id: u32, failure: Failure) -> ValidationError {
         ValidationError {
             schema_id,
             path: failure.path_text(),
@@ -127,7 +127,7 @@ impl CompiledSchema {
     /// Validates a JSON value, parsed in place. Avro accepts both plain JSON
     /// and the Avro JSON encoding of unions; Protobuf expects its JSON mapping
     /// of the file's first message.
-    fn validate_json(&self, json: &mut [u8]) -> Result<(), Failure> {
+    pub(crate) fn validate_json(&self, json: &mut [u8]) -> Result<(), Failure> {
         match self {
             CompiledSchema::Avro(avro) => scratch::with_tape(json, |value, nodes| {
                 avro.validate_tape(value, nodes, UnionEncoding::Either)
@@ -138,14 +138,12 @@ impl CompiledSchema {
     }
 
     /// Validates the body of a framed value (the bytes after the header).
-    fn validate_body(&self, body: &[u8]) -> Result<(), Failure> {
+    pub(crate) fn validate_body(&self, body: &[u8]) -> Result<(), Failure> {
         match self {
             CompiledSchema::Avro(avro) => avro.validate_binary(body),
             CompiledSchema::Protobuf(protobuf) => protobuf.validate_binary(body),
             CompiledSchema::Json(json_schema) => {
-                // simd-json parses in place, so framed JSON text is copied once.
-                let mut text = body.to_vec();
-                json_schema.validate_json(&mut text)
+                scratch::with_copy(body, |text| json_schema.validate_json(text))
             }
         }
     }

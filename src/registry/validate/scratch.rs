@@ -11,6 +11,23 @@ use super::failure::Failure;
 thread_local! {
     static SCRATCH: RefCell<(Buffers, Tape<'static>)> =
         RefCell::new((Buffers::default(), Tape(Vec::new())));
+    /// Copy of one JSON value: simd-json parses in place, and the stored
+    /// bytes must stay intact.
+    static COPY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a copy of `bytes` in this thread's copy buffer, which stops
+/// allocating once it has grown to the largest value seen.
+pub(crate) fn with_copy<R>(bytes: &[u8], f: impl FnOnce(&mut [u8]) -> R) -> R {
+    COPY.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut copy) => {
+            copy.clear();
+            copy.extend_from_slice(bytes);
+            f(&mut copy)
+        }
+        // Only a nested call could hold the buffer.
+        Err(_) => f(&mut bytes.to_vec()),
+    })
 }
 
 /// Parses `json` in place into a tape built in this thread's buffers and
