@@ -22,3 +22,56 @@ fn webhook_added_then_removed() {
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("127.0.0.1:9/hook"), "{body}");
 }
+
+#[test]
+fn added_webhook_survives_restart() {
+    let mut broker = Broker::start(1);
+    let hook = r#"{"url":"http://127.0.0.1:9/kept","subject":"orders-value"}"#;
+    let (status, body) = http_request(&broker.addrs.http, "POST", "/webhooks", Some(hook)).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(broker.terminate().success());
+    broker.restart();
+    let (_, listed) = http_request(&broker.addrs.http, "GET", "/webhooks", None).unwrap();
+    assert!(listed.contains("127.0.0.1:9/kept"), "{listed}");
+    assert!(listed.contains("orders-value"), "{listed}");
+
+    let (status, body) =
+        http_request(&broker.addrs.http, "DELETE", "/webhooks", Some(hook)).unwrap();
+    assert_eq!(status, 200, "{body}");
+    broker.kill9();
+    broker.restart();
+    let (_, listed) = http_request(&broker.addrs.http, "GET", "/webhooks", None).unwrap();
+    assert!(!listed.contains("127.0.0.1:9/kept"), "{listed}");
+}
+
+#[test]
+fn configured_webhook_cannot_be_deleted() {
+    let broker = Broker::start_with(
+        1,
+        "\n[registry]\nwebhook_urls = [\"http://127.0.0.1:9/configured\"]\n",
+    );
+    let hook = r#"{"url":"http://127.0.0.1:9/configured"}"#;
+    let (status, body) =
+        http_request(&broker.addrs.http, "DELETE", "/webhooks", Some(hook)).unwrap();
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("registry.webhook_urls"), "{body}");
+    let (_, listed) = http_request(&broker.addrs.http, "GET", "/webhooks", None).unwrap();
+    assert!(listed.contains("127.0.0.1:9/configured"), "{listed}");
+}
+
+#[test]
+fn invalid_stored_webhooks_are_set_aside() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("webhooks.json"), "[{\"url\": 7}]").unwrap();
+    let broker = Broker::start_in(root.path().to_path_buf(), 1, "");
+    let (status, listed) = http_request(&broker.addrs.http, "GET", "/webhooks", None).unwrap();
+    assert_eq!(status, 200, "{listed}");
+    assert!(data.join("webhooks.json.invalid").exists());
+    assert!(
+        broker.log().contains("stored webhooks are unreadable"),
+        "{}",
+        broker.log()
+    );
+}

@@ -1,5 +1,5 @@
 //! The control plane: one thread running the HTTP listener (health,
-//! readiness; later the registry REST API, admin and metrics). It reads the
+//! readiness, the registry REST API, webhooks, DLQ admin and metrics). It reads the
 //! shared broker state and talks to shards only through channels.
 
 mod dlq;
@@ -17,6 +17,7 @@ use crate::server::state::BrokerShared;
 
 pub mod registry;
 pub mod webhook;
+mod webhook_store;
 
 /// Starts the control-plane thread serving `listener`.
 pub fn spawn(shared: Arc<BrokerShared>, listener: std::net::TcpListener) -> std::io::Result<()> {

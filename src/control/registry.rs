@@ -27,7 +27,7 @@ pub const SCHEMAS_TOPIC: &str = "__schemas";
 /// waits for the shards, loads `__schemas`, then serves native requests.
 /// Returns the routes of the REST API and of `/webhooks`.
 pub fn start(shared: Arc<BrokerShared>) -> Router {
-    let webhooks = Webhooks::start(&shared.config.registry);
+    let webhooks = Webhooks::start(&shared.config.registry, &shared.config.broker.data_dir);
     let backend = Arc::new(BrokerBackend::new(shared.clone(), webhooks.clone()));
     let loading = backend.clone();
     tokio::spawn(async move {

@@ -1,6 +1,6 @@
 //! Webhook notifications of new schema versions. URLs come from
-//! `[registry] webhook_urls` and from `POST /webhooks` (kept in memory until
-//! the broker stops). For each new version the control plane POSTs
+//! `[registry] webhook_urls` and from `POST /webhooks` (stored in the data
+//! directory, see [`super::webhook_store`]). For each new version the control plane POSTs
 //! `{"subject", "version", "id", "schema_type"}` to every matching URL, each
 //! delivery in its own task with bounded, backed-off retries, so neither a
 //! shard nor the registry ever waits for a receiver.
@@ -18,6 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+use super::webhook_store::WebhookStore;
 use crate::config::{ConfigError, RegistryConfig};
 use crate::registry::model::SubjectChange;
 
@@ -48,7 +49,12 @@ struct Counters {
 
 /// The registered webhooks and the queue of notifications to send.
 pub struct Webhooks {
+    /// Receivers from the config file, then those added over HTTP.
     hooks: Mutex<Vec<Webhook>>,
+    /// Receivers from `[registry] webhook_urls`, which only the config
+    /// file can remove.
+    configured: Vec<Webhook>,
+    store: WebhookStore,
     queue: mpsc::Sender<SubjectChange>,
     counters: Arc<Counters>,
 }
@@ -63,11 +69,11 @@ struct Retry {
 }
 
 impl Webhooks {
-    /// Creates the set from the config and starts the delivery task on the
-    /// current runtime.
-    pub fn start(config: &RegistryConfig) -> Arc<Webhooks> {
+    /// Creates the set from the config and the stored receivers in
+    /// `data_dir`, and starts the delivery task on the current runtime.
+    pub fn start(config: &RegistryConfig, data_dir: &std::path::Path) -> Arc<Webhooks> {
         let (queue, inbox) = mpsc::channel(QUEUED_MAX);
-        let hooks = config
+        let configured: Vec<Webhook> = config
             .webhook_urls
             .iter()
             .map(|url| Webhook {
@@ -75,8 +81,17 @@ impl Webhooks {
                 subject: None,
             })
             .collect();
+        let store = WebhookStore::new(data_dir);
+        let mut hooks = configured.clone();
+        for hook in store.load() {
+            if !hooks.contains(&hook) {
+                hooks.push(hook);
+            }
+        }
         let webhooks = Arc::new(Webhooks {
             hooks: Mutex::new(hooks),
+            configured,
+            store,
             queue,
             counters: Arc::new(Counters::default()),
         });
@@ -290,12 +305,16 @@ async fn add(
     Json(hook): Json<Webhook>,
 ) -> (StatusCode, Json<serde_json::Value>) {
     if let Err(reason) = parse_url(&hook.url) {
-        let body = serde_json::json!({ "error_code": 422, "message": reason });
-        return (StatusCode::UNPROCESSABLE_ENTITY, Json(body));
+        return error_reply(StatusCode::UNPROCESSABLE_ENTITY, reason);
     }
     let mut hooks = webhooks.hooks.lock().unwrap_or_else(|p| p.into_inner());
     if !hooks.contains(&hook) {
         hooks.push(hook.clone());
+        if let Err(reason) = webhooks.save(&hooks) {
+            hooks.pop();
+            warn!(target: "ringbus::webhook", url = %hook.url, %reason, "webhook not added");
+            return error_reply(StatusCode::INTERNAL_SERVER_ERROR, reason);
+        }
     }
     (
         StatusCode::OK,
@@ -307,19 +326,48 @@ async fn remove(
     State(webhooks): State<Arc<Webhooks>>,
     Json(hook): Json<Webhook>,
 ) -> (StatusCode, Json<serde_json::Value>) {
+    if webhooks.configured.contains(&hook) {
+        let reason = format!(
+            "webhook '{}' comes from registry.webhook_urls in the config file; remove it there and restart the broker",
+            hook.url
+        );
+        return error_reply(StatusCode::CONFLICT, reason);
+    }
     let mut hooks = webhooks.hooks.lock().unwrap_or_else(|p| p.into_inner());
-    let before = hooks.len();
+    let before = hooks.clone();
     hooks.retain(|existing| existing != &hook);
-    let removed = before - hooks.len();
+    let removed = before.len() - hooks.len();
     if removed == 0 {
-        let body = serde_json::json!({
-            "error_code": 404,
-            "message": format!("no webhook for URL '{}' with that subject filter; GET /webhooks lists them", hook.url),
-        });
-        return (StatusCode::NOT_FOUND, Json(body));
+        let reason = format!(
+            "no webhook for URL '{}' with that subject filter; GET /webhooks lists them",
+            hook.url
+        );
+        return error_reply(StatusCode::NOT_FOUND, reason);
+    }
+    if let Err(reason) = webhooks.save(&hooks) {
+        *hooks = before;
+        warn!(target: "ringbus::webhook", url = %hook.url, %reason, "webhook not removed");
+        return error_reply(StatusCode::INTERNAL_SERVER_ERROR, reason);
     }
     (
         StatusCode::OK,
         Json(serde_json::json!({ "removed": removed })),
     )
+}
+
+impl Webhooks {
+    /// Stores the receivers of `hooks` that did not come from the config.
+    fn save(&self, hooks: &[Webhook]) -> Result<(), String> {
+        let added: Vec<Webhook> = hooks
+            .iter()
+            .filter(|hook| !self.configured.contains(hook))
+            .cloned()
+            .collect();
+        self.store.save(&added)
+    }
+}
+
+fn error_reply(status: StatusCode, message: String) -> (StatusCode, Json<serde_json::Value>) {
+    let body = serde_json::json!({ "error_code": status.as_u16(), "message": message });
+    (status, Json(body))
 }
