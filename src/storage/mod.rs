@@ -24,6 +24,7 @@ mod notify;
 mod partition;
 mod recovery;
 mod retention;
+mod roll;
 mod scan;
 mod segment;
 mod tail;

@@ -84,6 +84,8 @@ pub(super) struct State {
     pub last_sync: Instant,
     pub stats: PartitionStats,
     pub writer_exit: Option<oneshot::Receiver<()>>,
+    /// The last closed segment while its fdatasync runs in the background.
+    pub closing: Option<super::roll::ClosingSegment>,
 }
 
 impl Shared {
@@ -189,6 +191,7 @@ impl Partition {
             last_sync: Instant::now(),
             stats: PartitionStats::default(),
             writer_exit: Some(exit_receiver),
+            closing: None,
         };
         let shared = Rc::new(Shared {
             topic: topic.to_string(),

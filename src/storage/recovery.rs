@@ -1,10 +1,14 @@
 //! Opening a partition directory: finds the segments, loads or rebuilds
 //! their indexes, and truncates a torn or corrupt tail of the last segment.
 //!
-//! Closed segments were fdatasync'd when they rolled, so only the last
-//! segment is checked batch by batch (length, magic, CRC-32C, offsets). Its
-//! indexes are always rebuilt from that scan, because they were last written
-//! at a roll, flush or close and may be stale.
+//! Closed segments are fdatasync'd after they roll, before their index
+//! files are written, and only the last closed segment can still be
+//! unsynced (see [`super::roll`]). So the active segment is checked batch by
+//! batch (length, magic, CRC-32C, offsets), and so is the segment before it
+//! when its index files do not load. A damaged tail there is truncated and
+//! the later segment removed, because its offsets no longer follow. The
+//! active segment's indexes are always rebuilt from the scan, because they
+//! were last written at a roll, flush or close and may be stale.
 
 use std::io;
 use std::path::Path;
@@ -14,7 +18,7 @@ use tracing::{debug, error, warn};
 use super::index::{OffsetIndex, TimeIndex};
 use super::scan::{BatchScanner, Scanned};
 use super::segment::{
-    parse_log_name, read_exact_at, segment_path, Segment, WrittenBatch, INDEX_SUFFIX,
+    parse_log_name, read_exact_at, segment_path, Segment, WrittenBatch, INDEX_SUFFIX, LOG_SUFFIX,
     TIME_INDEX_SUFFIX,
 };
 use super::{now_ms, LogConfig, StorageError, LOG_TARGET};
@@ -48,7 +52,18 @@ pub(crate) async fn recover(
     for (i, &base) in closed_bases.iter().enumerate() {
         let next_base = bases[i + 1];
         let mut segment = Segment::open(dir, base).await?;
-        load_closed(dir, &mut segment, next_base, id, config).await?;
+        if i + 1 == closed_bases.len()
+            && !load_previous(dir, &mut segment, next_base, id, config).await?
+        {
+            // The previous segment lost its tail: it becomes the active one.
+            remove_segment(dir, last_base, id)?;
+            recover_active(&mut segment, id, config).await?;
+            segments.push(segment);
+            return Ok(segments);
+        }
+        if i + 1 < closed_bases.len() {
+            load_closed(dir, &mut segment, next_base, id, config).await?;
+        }
         segments.push(segment);
     }
     let mut active = Segment::open(dir, last_base).await?;
@@ -75,6 +90,55 @@ fn list_segments(dir: &Path) -> Result<Vec<u64>, StorageError> {
     }
     bases.sort_unstable();
     Ok(bases)
+}
+
+/// Loads the segment before the active one. Returns false when its log
+/// ends before `next_base` or has a damaged batch: its fdatasync after the
+/// roll did not finish before a crash.
+async fn load_previous(
+    dir: &Path,
+    segment: &mut Segment,
+    next_base: u64,
+    id: LogId<'_>,
+    config: &LogConfig,
+) -> Result<bool, StorageError> {
+    if let Ok((offset_index, time_index)) = load_indexes(dir, segment, next_base, config).await {
+        segment.set_loaded_indexes(offset_index, time_index, next_base);
+        return Ok(true);
+    }
+    if replay(segment, config).await?.is_some() || segment.next_offset != next_base {
+        return Ok(false);
+    }
+    debug!(
+        target: LOG_TARGET,
+        topic = id.topic,
+        partition = id.partition,
+        segment = %segment.log_path.display(),
+        "rebuilt indexes of the last closed segment from the log"
+    );
+    segment.seal_time_index();
+    segment.write_indexes(dir).await?;
+    Ok(true)
+}
+
+/// Deletes the log and index files of the segment at `base_offset`.
+fn remove_segment(dir: &Path, base_offset: u64, id: LogId<'_>) -> Result<(), StorageError> {
+    for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+        let path = segment_path(dir, base_offset, suffix);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => return Err(StorageError::io("remove segment", &path, 0, error)),
+        }
+    }
+    warn!(
+        target: LOG_TARGET,
+        topic = id.topic,
+        partition = id.partition,
+        base_offset,
+        "removed the active segment because the segment before it lost its tail"
+    );
+    Ok(())
 }
 
 /// Loads a closed segment's index files, or rebuilds and rewrites them.

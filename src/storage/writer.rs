@@ -1,5 +1,5 @@
 //! The writer task of one partition: drains the append queue with vectored
-//! writes, rolls segments, runs fdatasync (one per group of waiters) and
+//! writes, rolls segments (see [`super::roll`]), runs fdatasync (one per group of waiters) and
 //! completes the waiters. It is the only code that changes segment files
 //! after recovery, apart from retention deleting closed ones.
 
@@ -12,11 +12,12 @@ use compio::buf::BufResult;
 use compio::fs::File;
 use compio::io::AsyncWriteAtExt;
 use futures_channel::oneshot;
-use tracing::{error, info, warn};
+use tracing::{error, warn};
 
 use super::notify::Notify;
 use super::partition::{QueuedBatch, Shared, State, Status};
-use super::segment::{Segment, WrittenBatch};
+use super::roll;
+use super::segment::WrittenBatch;
 use super::{now_ms, Durability, StorageError, LOG_TARGET};
 
 /// Maximum number of buffers in one vectored write: Linux rejects more than `UIO_MAXIOV`
@@ -41,6 +42,7 @@ pub(super) async fn run(shared: Weak<Shared>, wake: Rc<Notify>, exit: oneshot::S
         let Some(shared) = shared.upgrade() else {
             break;
         };
+        roll::poll_close(&shared);
         match next_step(&shared) {
             Step::Write => write_queued(&shared).await,
             Step::Sync => sync(&shared).await,
@@ -55,6 +57,7 @@ pub(super) async fn run(shared: Weak<Shared>, wake: Rc<Notify>, exit: oneshot::S
                 }
             }
             Step::Exit => {
+                roll::finish_close(&shared).await;
                 if matches!(shared.state.borrow().status, Status::Closing) {
                     write_active_indexes(&shared).await;
                 }
@@ -111,7 +114,7 @@ fn next_step(shared: &Shared) -> Step {
 /// rolling first if the next batch does not belong in it.
 async fn write_queued(shared: &Shared) {
     if needs_roll(shared) {
-        roll(shared).await;
+        roll::roll(shared).await;
         return;
     }
     let (batches, file, path, position) = take_write_batches(shared);
@@ -207,7 +210,7 @@ fn complete_write(shared: &Shared, batches: &[QueuedBatch], mut position: u64) {
 /// Handles a failed write or roll: truncates the file back to `position`,
 /// drops every batch not yet written, and fails their waiters. Written data
 /// stays, and later appends reuse the dropped offsets.
-async fn drop_unwritten(
+pub(super) async fn drop_unwritten(
     shared: &Shared,
     file: &File,
     path: &std::path::Path,
@@ -249,6 +252,12 @@ async fn drop_unwritten(
 /// Runs one fdatasync covering everything written so far and completes the
 /// durable waiters it covers.
 async fn sync(shared: &Shared) {
+    // The closed segment's bytes come first in the log, so they must be
+    // durable before anything after them counts as durable.
+    roll::finish_close(shared).await;
+    if matches!(shared.state.borrow().status, Status::Failed(_)) {
+        return;
+    }
     let (file, path, size_bytes, written_end) = {
         let state = shared.state.borrow();
         let active = state.active();
@@ -275,7 +284,7 @@ async fn sync(shared: &Shared) {
     mark_durable(shared, &mut state, written_end);
 }
 
-fn mark_durable(shared: &Shared, state: &mut State, durable_end: u64) {
+pub(super) fn mark_durable(shared: &Shared, state: &mut State, durable_end: u64) {
     state.durable_end = state.durable_end.max(durable_end);
     state.check_offsets();
     let durable_end = state.durable_end;
@@ -284,76 +293,6 @@ fn mark_durable(shared: &Shared, state: &mut State, durable_end: u64) {
     if shared.config.durability == Durability::Always {
         state.data_waiters.wake_all();
     }
-}
-
-/// Closes the active segment and starts a new one at the written end. The
-/// old segment is fdatasync'd first, because recovery checks only the last
-/// segment, and its indexes are written out.
-async fn roll(shared: &Shared) {
-    let (old_file, old_path, old_size, index_files, written_end) = {
-        let mut state = shared.state.borrow_mut();
-        let active = state.active_mut();
-        active.seal_time_index();
-        let index_files = active.index_files(&shared.dir);
-        let active = state.active();
-        (
-            active.file.clone(),
-            active.log_path.clone(),
-            active.size_bytes,
-            index_files,
-            state.written_end,
-        )
-    };
-    let sync_started = Instant::now();
-    if let Err(error) = old_file.sync_data().await {
-        fail(
-            shared,
-            StorageError::io("fdatasync segment", &old_path, old_size, error),
-        );
-        return;
-    }
-    crate::metrics::record_fsync(sync_started.elapsed());
-    if let Err(error) = index_files.write().await {
-        // Recovery rebuilds indexes that are missing or do not match the log.
-        warn!(target: LOG_TARGET, topic = shared.topic, partition = shared.partition, %error, "failed to write indexes of a closed segment");
-    }
-    let new_segment = match create_segment(shared, written_end).await {
-        Ok(segment) => segment,
-        Err(error) => {
-            // Nothing was written to the new segment, so the old one keeps
-            // its size and the queued batches are dropped like a failed write.
-            drop_unwritten(shared, &old_file, &old_path, old_size, error).await;
-            return;
-        }
-    };
-    let mut state = shared.state.borrow_mut();
-    state.active_mut().durable_bytes = old_size;
-    state.segments.push(new_segment);
-    state.stats.fsync_count += 1;
-    state.stats.segments_rolled += 1;
-    state.last_sync = Instant::now();
-    mark_durable(shared, &mut state, written_end);
-    info!(
-        target: LOG_TARGET,
-        topic = shared.topic,
-        partition = shared.partition,
-        closed_segment = %old_path.display(),
-        base_offset = written_end,
-        "rolled segment"
-    );
-}
-
-/// Creates the next segment file and fdatasyncs the directory, so that the
-/// new file survives a crash.
-async fn create_segment(shared: &Shared, base_offset: u64) -> Result<Segment, StorageError> {
-    let segment = Segment::create(&shared.dir, base_offset, now_ms()).await?;
-    let dir = File::open(&shared.dir)
-        .await
-        .map_err(|error| StorageError::io("open directory", &shared.dir, 0, error))?;
-    dir.sync_all()
-        .await
-        .map_err(|error| StorageError::io("fsync directory", &shared.dir, 0, error))?;
-    Ok(segment)
 }
 
 /// Writes the active segment's indexes and completes the flushes that were
@@ -376,7 +315,7 @@ async fn write_active_indexes(shared: &Shared) {
 /// Puts the partition in the failed state after an fdatasync or truncate
 /// error: the page cache may have lost writes, so nothing more is written
 /// and every waiter gets the error.
-fn fail(shared: &Shared, cause: StorageError) {
+pub(super) fn fail(shared: &Shared, cause: StorageError) {
     let mut state = shared.state.borrow_mut();
     error!(
         target: LOG_TARGET,

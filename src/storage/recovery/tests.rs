@@ -259,3 +259,54 @@ fn index_of_wrong_segment_rebuilt() {
         partition.close().await.unwrap();
     });
 }
+
+/// Removes the index files of the segment at `base`, as a crash before the
+/// background close wrote them would leave it.
+fn remove_indexes(dir: &Path, base: u64) {
+    for suffix in ["index", "timeindex"] {
+        std::fs::remove_file(index_path(dir, base, suffix)).unwrap();
+    }
+}
+
+#[test]
+fn unsynced_previous_segment_truncated() {
+    let dir = TempDir::new().unwrap();
+    let bases = write_segments(dir.path());
+    let (previous, last) = (bases[bases.len() - 2], bases[bases.len() - 1]);
+    remove_indexes(dir.path(), previous);
+    let path = log_path(dir.path(), previous);
+    let file = OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(file_len(&path) - 5).unwrap();
+    drop(file);
+
+    run(async {
+        let (partition, records) = reopen_and_read(dir.path(), small_config()).await;
+        assert_eq!(partition.log_end_offset(), last - 3);
+        assert_eq!(records, expected(0, 0, last / 3 - 1));
+        partition.close().await.unwrap();
+    });
+    assert!(
+        !log_path(dir.path(), last).exists(),
+        "later segment removed"
+    );
+}
+
+#[test]
+fn previous_segment_without_indexes_kept_whole() {
+    let dir = TempDir::new().unwrap();
+    let bases = write_segments(dir.path());
+    let (previous, last) = (bases[bases.len() - 2], bases[bases.len() - 1]);
+    remove_indexes(dir.path(), previous);
+
+    run(async {
+        let (partition, records) = reopen_and_read(dir.path(), small_config()).await;
+        assert_eq!(partition.log_end_offset(), 600);
+        assert_eq!(records, expected(0, 0, 200));
+        partition.close().await.unwrap();
+    });
+    assert!(log_path(dir.path(), last).exists());
+    assert!(
+        index_path(dir.path(), previous, "index").exists(),
+        "indexes rewritten"
+    );
+}
