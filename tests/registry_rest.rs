@@ -150,6 +150,19 @@ fn invalid_requests_are_422_or_400() {
 }
 
 #[test]
+fn framework_rejections_are_json() {
+    let server = Server::start();
+    let oversized = format!("{{\"schema\": \"{}\"}}", "x".repeat(3 << 20));
+    let too_large = server.call("POST", "/subjects/s/versions", Some(&oversized));
+    assert_eq!(too_large.status, 413);
+    assert_eq!(too_large.content_type, CONTENT_TYPE);
+    assert_eq!(too_large.error_code(), 413);
+    let wrong_method = server.call("PATCH", "/subjects", None);
+    assert_eq!(wrong_method.status, 405);
+    assert_eq!(wrong_method.error_code(), 405);
+}
+
+#[test]
 fn incompatible_schema_gets_409() {
     let server = Server::start();
     register(&server, "s", &user_v1());

@@ -75,3 +75,17 @@ fn invalid_stored_webhooks_are_set_aside() {
         broker.log()
     );
 }
+
+#[test]
+fn malformed_webhook_body_gets_json_error() {
+    let broker = Broker::start(1);
+    let (status, body) =
+        http_request(&broker.addrs.http, "POST", "/webhooks", Some("{not json")).unwrap();
+    assert_eq!(status, 400, "{body}");
+    let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(parsed["error_code"], 400);
+    assert!(
+        parsed["message"].as_str().unwrap().contains("JSON"),
+        "{body}"
+    );
+}

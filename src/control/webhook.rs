@@ -282,6 +282,9 @@ pub fn routes(webhooks: Arc<Webhooks>) -> Router {
     Router::new()
         .route("/webhooks", get(list).post(add).delete(remove))
         .with_state(webhooks)
+        .layer(axum::middleware::map_response(
+            crate::registry::rest::json_errors,
+        ))
 }
 
 async fn list(State(webhooks): State<Arc<Webhooks>>) -> Json<serde_json::Value> {

@@ -29,6 +29,9 @@ pub use backend::{BackendFuture, MemoryBackend, ReadJob, RegistryBackend, WriteJ
 use crate::registry::error::RegistryError;
 use crate::registry::model::{Planned, Registry};
 
+/// Bytes of a plain-text rejection kept in the JSON error message.
+const REJECTION_TEXT_BYTES_MAX: usize = 4096;
+
 /// Content type of every reply, as Confluent's server sends it.
 pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
@@ -145,6 +148,31 @@ pub fn router(state: RestState) -> Router {
         )
         .fallback(not_found)
         .with_state(state)
+        .layer(axum::middleware::map_response(json_errors))
+}
+
+/// Rewrites axum's plain-text rejections (a body over the size limit, an
+/// unparseable path value, a wrong method) into the JSON error body that
+/// Confluent clients parse, keeping the status and the text.
+pub async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().ends_with(b"json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), REJECTION_TEXT_BYTES_MAX)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("request failed"),
+        text => text,
+    };
+    let body = serde_json::json!({ "error_code": status.as_u16(), "message": message });
+    with_content_type(status, body.to_string().into_bytes())
 }
 
 async fn root() -> Response {
