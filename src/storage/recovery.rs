@@ -5,7 +5,9 @@
 //! files are written, and only the last closed segment can still be
 //! unsynced (see [`super::roll`]). So the active segment is checked batch by
 //! batch (length, magic, CRC-32C, offsets), and so is the segment before it
-//! when its index files do not load. A damaged tail there is truncated and
+//! when its index files do not load. Every closed segment's index files are
+//! trusted only if the batches after the last offset index entry run whole
+//! to the next segment's base offset. A damaged tail there is truncated and
 //! the later segment removed, because its offsets no longer follow. The
 //! active segment's indexes are always rebuilt from the scan, because they
 //! were last written at a roll, flush or close and may be stale.
@@ -13,16 +15,15 @@
 use std::io;
 use std::path::Path;
 
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 
 use super::index::{OffsetIndex, TimeIndex};
 use super::scan::{BatchScanner, Scanned};
 use super::segment::{
-    parse_log_name, read_exact_at, segment_path, Segment, WrittenBatch, INDEX_SUFFIX, LOG_SUFFIX,
+    parse_log_name, segment_path, Segment, WrittenBatch, INDEX_SUFFIX, LOG_SUFFIX,
     TIME_INDEX_SUFFIX,
 };
 use super::{now_ms, LogConfig, StorageError, LOG_TARGET};
-use crate::protocol::batch;
 
 /// Bytes read at a time while scanning a log.
 const SCAN_CHUNK_BYTES: usize = 1 << 20;
@@ -52,14 +53,16 @@ pub(crate) async fn recover(
     for (i, &base) in closed_bases.iter().enumerate() {
         let next_base = bases[i + 1];
         let mut segment = Segment::open(dir, base).await?;
-        if i + 1 == closed_bases.len()
-            && !load_previous(dir, &mut segment, next_base, id, config).await?
-        {
-            // The previous segment lost its tail: it becomes the active one.
-            remove_segment(dir, last_base, id)?;
-            recover_active(&mut segment, id, config).await?;
-            segments.push(segment);
-            return Ok(segments);
+        if i + 1 == closed_bases.len() {
+            if let Some((position, reason)) =
+                load_previous(dir, &mut segment, next_base, id, config).await?
+            {
+                // The previous segment lost its tail: it becomes the active one.
+                truncate_previous(&mut segment, position, &reason, next_base, id).await?;
+                remove_segment(dir, last_base, id)?;
+                segments.push(segment);
+                return Ok(segments);
+            }
         }
         if i + 1 < closed_bases.len() {
             load_closed(dir, &mut segment, next_base, id, config).await?;
@@ -92,33 +95,91 @@ fn list_segments(dir: &Path) -> Result<Vec<u64>, StorageError> {
     Ok(bases)
 }
 
-/// Loads the segment before the active one. Returns false when its log
-/// ends before `next_base` or has a damaged batch: its fdatasync after the
-/// roll did not finish before a crash.
+/// Loads the segment before the active one. Returns the valid length and
+/// the reason when its log has a damaged batch or ends before `next_base`,
+/// as when its fdatasync after the roll did not finish before a crash.
 async fn load_previous(
     dir: &Path,
     segment: &mut Segment,
     next_base: u64,
     id: LogId<'_>,
     config: &LogConfig,
-) -> Result<bool, StorageError> {
-    if let Ok((offset_index, time_index)) = load_indexes(dir, segment, next_base, config).await {
-        segment.set_loaded_indexes(offset_index, time_index, next_base);
-        return Ok(true);
-    }
-    if replay(segment, config).await?.is_some() || segment.next_offset != next_base {
-        return Ok(false);
-    }
-    debug!(
+) -> Result<Option<(u64, String)>, StorageError> {
+    let reason = match load_indexes(dir, segment, next_base, config).await {
+        Ok((offset_index, time_index)) => {
+            segment.set_loaded_indexes(offset_index, time_index, next_base);
+            return Ok(None);
+        }
+        Err(reason) => reason,
+    };
+    info!(
         target: LOG_TARGET,
         topic = id.topic,
         partition = id.partition,
         segment = %segment.log_path.display(),
-        "rebuilt indexes of the last closed segment from the log"
+        %reason,
+        "checking the last closed segment batch by batch"
     );
+    if let Some(damage) = replay(segment, config).await? {
+        return Ok(Some(damage));
+    }
+    if segment.next_offset != next_base {
+        let reason = format!(
+            "log ends at offset {}, before the next segment's base {next_base}",
+            segment.next_offset
+        );
+        return Ok(Some((segment.size_bytes, reason)));
+    }
     segment.seal_time_index();
     segment.write_indexes(dir).await?;
-    Ok(true)
+    Ok(None)
+}
+
+/// Cuts the segment before the active one at `position`, where its valid
+/// batches end, so that it can be the active segment again. Its indexes
+/// already cover only the valid batches, from the replay that found the
+/// damage. Offsets from its valid end up to `next_base` are lost.
+async fn truncate_previous(
+    segment: &mut Segment,
+    position: u64,
+    reason: &str,
+    next_base: u64,
+    id: LogId<'_>,
+) -> Result<(), StorageError> {
+    let file_size = std::fs::metadata(&segment.log_path)
+        .map_err(|error| StorageError::io("stat segment", &segment.log_path, 0, error))?
+        .len();
+    warn!(
+        target: LOG_TARGET,
+        topic = id.topic,
+        partition = id.partition,
+        segment = %segment.log_path.display(),
+        position,
+        dropped_bytes = file_size.saturating_sub(position),
+        first_lost_offset = segment.next_offset,
+        next_segment_base = next_base,
+        %reason,
+        "truncating the damaged tail of the last closed segment"
+    );
+    cut_and_sync(segment, position).await
+}
+
+/// Truncates the segment's log to `position` and syncs it, so every byte
+/// left counts as durable.
+async fn cut_and_sync(segment: &mut Segment, position: u64) -> Result<(), StorageError> {
+    let path = &segment.log_path;
+    segment
+        .file
+        .set_len(position)
+        .await
+        .map_err(|error| StorageError::io("truncate segment", path, position, error))?;
+    segment
+        .file
+        .sync_data()
+        .await
+        .map_err(|error| StorageError::io("fdatasync segment", path, position, error))?;
+    segment.durable_bytes = segment.size_bytes;
+    Ok(())
 }
 
 /// Deletes the log and index files of the segment at `base_offset`.
@@ -196,7 +257,7 @@ async fn load_indexes(
     {
         return Err("index file is empty for a non-empty log".to_string());
     }
-    check_last_entry(segment, &offset_index).await?;
+    check_tail(segment, &offset_index, next_base).await?;
     Ok((offset_index, time_index))
 }
 
@@ -210,25 +271,54 @@ async fn read_index_file(path: &Path) -> Result<Vec<u8>, String> {
     }
 }
 
-/// Checks that the last offset index entry points at a batch header with
-/// the expected base offset.
-async fn check_last_entry(segment: &Segment, offset_index: &OffsetIndex) -> Result<(), String> {
-    let Some(entry) = offset_index.entries().last() else {
-        return Ok(());
+/// Checks the log from the last offset index entry to its end: every batch
+/// there must be whole and valid, the first must start at the entry, and
+/// the last must end just before `next_base`. This catches a tail cut off
+/// after the indexes were written, and reads at most one index interval
+/// plus a batch.
+async fn check_tail(
+    segment: &Segment,
+    offset_index: &OffsetIndex,
+    next_base: u64,
+) -> Result<(), String> {
+    let (position, mut expected) = match offset_index.entries().last() {
+        Some(entry) => (
+            u64::from(entry.position),
+            segment.base_offset + u64::from(entry.relative_offset),
+        ),
+        None => (0, segment.base_offset),
     };
-    let position = u64::from(entry.position);
-    let len = (segment.size_bytes - position).min(batch::BATCH_HEADER_BYTES as u64) as usize;
-    let header = read_exact_at(&segment.file, &segment.log_path, position, len)
-        .await
-        .map_err(|error| error.to_string())?;
-    let expected = segment.base_offset + u64::from(entry.relative_offset);
-    let found = batch::inspect(&header).map(|_| batch::base_offset(&header));
-    if found != Ok(expected) {
-        return Err(format!(
-            "last index entry points at byte {position}, where no batch with offset {expected} starts"
-        ));
+    let (file, path) = (&segment.file, &segment.log_path);
+    let mut scanner = BatchScanner::new(
+        file,
+        path,
+        position,
+        segment.size_bytes,
+        SCAN_CHUNK_BYTES,
+        true,
+    );
+    loop {
+        match scanner.next().await.map_err(|error| error.to_string())? {
+            Scanned::Batch(found) if found.base_offset == expected => {
+                expected = found.last_offset + 1;
+            }
+            Scanned::Batch(found) => {
+                return Err(format!(
+                    "batch at byte {} has offset {}, expected {expected}",
+                    found.position, found.base_offset
+                ));
+            }
+            Scanned::Invalid { position, reason } => {
+                return Err(format!("invalid batch at byte {position}: {reason}"));
+            }
+            Scanned::End if expected == next_base => return Ok(()),
+            Scanned::End => {
+                return Err(format!(
+                    "log ends at offset {expected}, before the next segment's base {next_base}"
+                ));
+            }
+        }
     }
-    Ok(())
 }
 
 /// Rebuilds a closed segment's indexes by scanning its log. A corrupt batch
@@ -294,19 +384,7 @@ async fn recover_active(
         %reason,
         "truncating torn or corrupt log tail"
     );
-    let path = &segment.log_path;
-    segment
-        .file
-        .set_len(position)
-        .await
-        .map_err(|error| StorageError::io("truncate segment", path, position, error))?;
-    segment
-        .file
-        .sync_data()
-        .await
-        .map_err(|error| StorageError::io("fdatasync segment", path, position, error))?;
-    segment.durable_bytes = segment.size_bytes;
-    Ok(())
+    cut_and_sync(segment, position).await
 }
 
 /// Replays every valid batch of the segment's log into its indexes. Returns

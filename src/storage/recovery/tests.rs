@@ -275,6 +275,40 @@ fn unsynced_previous_segment_truncated() {
     let (previous, last) = (bases[bases.len() - 2], bases[bases.len() - 1]);
     remove_indexes(dir.path(), previous);
     let path = log_path(dir.path(), previous);
+    let whole = file_len(&path);
+    let file = OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(whole - 5).unwrap();
+    drop(file);
+    let last_tag = last / 3 - 1;
+    let valid = whole - make_batch(last_tag, 3, 1_000 + last_tag as i64).len() as u64;
+
+    run(async {
+        let (partition, records) = reopen_and_read(dir.path(), small_config()).await;
+        assert_eq!(partition.log_end_offset(), last - 3);
+        assert_eq!(records, expected(0, 0, last / 3 - 1));
+        assert_eq!(file_len(&path), valid, "damaged bytes cut off");
+        let later = log_path(dir.path(), last);
+        assert!(!later.exists(), "later segment removed");
+        append_many(&partition, last / 3 - 1, 5).await;
+        partition.close().await.unwrap();
+    });
+
+    // The cut bytes are gone from the file, so new batches follow the valid
+    // ones and a second restart reads everything.
+    run(async {
+        let (partition, records) = reopen_and_read(dir.path(), small_config()).await;
+        assert_eq!(partition.log_end_offset(), last + 12);
+        assert_eq!(records, expected(0, 0, last / 3 + 4));
+        partition.close().await.unwrap();
+    });
+}
+
+#[test]
+fn cut_previous_segment_with_indexes_truncated() {
+    let dir = TempDir::new().unwrap();
+    let bases = write_segments(dir.path());
+    let (previous, last) = (bases[bases.len() - 2], bases[bases.len() - 1]);
+    let path = log_path(dir.path(), previous);
     let file = OpenOptions::new().write(true).open(&path).unwrap();
     file.set_len(file_len(&path) - 5).unwrap();
     drop(file);
