@@ -68,7 +68,12 @@ fn invalid_stored_webhooks_are_set_aside() {
     let broker = Broker::start_in(root.path().to_path_buf(), 1, "");
     let (status, listed) = http_request(&broker.addrs.http, "GET", "/webhooks", None).unwrap();
     assert_eq!(status, 200, "{listed}");
-    assert!(data.join("webhooks.json.invalid").exists());
+    let aside: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with("webhooks.json.invalid-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
     assert!(
         broker.log().contains("stored webhooks are unreadable"),
         "{}",
@@ -88,4 +93,24 @@ fn malformed_webhook_body_gets_json_error() {
         parsed["message"].as_str().unwrap().contains("JSON"),
         "{body}"
     );
+}
+
+#[test]
+fn invalid_webhook_urls_rejected() {
+    let broker = Broker::start(1);
+    let cases = [
+        r#"{"url":"http://127.0.0.1:9/a\r\nX-Injected: yes"}"#,
+        r#"{"url":"http://127.0.0.1:9/a b"}"#,
+        r#"{"url":"http://127.0.0.1:99999/a"}"#,
+        r#"{"url":"ftp://127.0.0.1/a"}"#,
+        r#"{"url":"http://127.0.0.1:9/a","subject":""}"#,
+    ];
+    for hook in cases {
+        let (status, body) =
+            http_request(&broker.addrs.http, "POST", "/webhooks", Some(hook)).unwrap();
+        assert_eq!(status, 422, "{hook}: {body}");
+        assert!(body.contains("error_code"), "{body}");
+    }
+    let (_, listed) = http_request(&broker.addrs.http, "GET", "/webhooks", None).unwrap();
+    assert!(listed.contains("\"webhooks\":[]"), "{listed}");
 }

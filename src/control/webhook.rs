@@ -180,32 +180,53 @@ struct Target {
     path: String,
 }
 
+/// Parses a webhook URL with an RFC 3986 parser, which rejects spaces and
+/// control characters, so that no URL can add lines to the request.
 fn parse_url(url: &str) -> Result<Target, String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("'{url}' is not an http:// URL"))?;
-    let (authority, path) = match rest.find('/') {
-        Some(slash) => (&rest[..slash], &rest[slash..]),
-        None => (rest, "/"),
+    let uri = fluent_uri::Uri::parse(url)
+        .map_err(|e| format!("'{}' is not a valid URL: {e}", url.escape_debug()))?;
+    if !uri.scheme().as_str().eq_ignore_ascii_case("http") {
+        return Err(format!("'{url}' is not an http:// URL"));
+    }
+    let authority = uri
+        .authority()
+        .filter(|a| !a.host().is_empty())
+        .ok_or_else(|| format!("'{url}' has no host"))?;
+    if authority.userinfo().is_some() {
+        return Err(format!("'{url}' has user info, which is not supported"));
+    }
+    let port = match authority.port_to_u16() {
+        Ok(port) => port.unwrap_or(80),
+        Err(_) => return Err(format!("'{url}' has a port outside 1..=65535")),
     };
-    if authority.is_empty() || authority.contains('@') {
+    if port == 0 {
+        return Err(format!("'{url}' has a port outside 1..=65535"));
+    }
+    let host = authority.host();
+    let mut path = match uri.path().as_str() {
+        "" => "/".to_owned(),
+        path => path.to_owned(),
+    };
+    if let Some(query) = uri.query() {
+        path = format!("{path}?{}", query.as_str());
+    }
+    Ok(Target {
+        host_port: format!("{host}:{port}"),
+        host: authority.as_str().to_owned(),
+        path,
+    })
+}
+
+/// Checks a receiver before it is added or loaded.
+pub(super) fn check_hook(hook: &Webhook) -> Result<(), String> {
+    parse_url(&hook.url)?;
+    if hook.subject.as_deref() == Some("") {
         return Err(format!(
-            "'{url}' has no host, or has user info, which is not supported"
+            "webhook '{}' has an empty subject filter; omit \"subject\" to match every subject",
+            hook.url
         ));
     }
-    let host_port = if authority
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        authority.to_owned()
-    } else {
-        format!("{authority}:80")
-    };
-    Ok(Target {
-        host_port,
-        host: authority.to_owned(),
-        path: path.to_owned(),
-    })
+    Ok(())
 }
 
 /// Sends one HTTP/1.1 POST and succeeds on a 2xx status.
@@ -307,7 +328,7 @@ async fn add(
     State(webhooks): State<Arc<Webhooks>>,
     Json(hook): Json<Webhook>,
 ) -> (StatusCode, Json<serde_json::Value>) {
-    if let Err(reason) = parse_url(&hook.url) {
+    if let Err(reason) = check_hook(&hook) {
         return error_reply(StatusCode::UNPROCESSABLE_ENTITY, reason);
     }
     let mut hooks = webhooks.hooks.lock().unwrap_or_else(|p| p.into_inner());

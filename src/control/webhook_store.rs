@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use tracing::error;
 
-use super::webhook::Webhook;
+use super::webhook::{check_hook, Webhook};
 
 /// File name of the stored webhooks within the data directory.
 pub const FILE_NAME: &str = "webhooks.json";
@@ -27,8 +27,9 @@ impl WebhookStore {
     }
 
     /// Reads the stored webhooks. A missing file means none, and an unreadable
-    /// or invalid file is logged, moved aside to `webhooks.json.invalid` so
-    /// that the next save cannot overwrite it, and read as empty.
+    /// or invalid file (including one with an invalid URL) is logged, moved
+    /// aside to `webhooks.json.invalid-<ms>` so that the next save cannot
+    /// overwrite it, and read as empty.
     pub fn load(&self) -> Vec<Webhook> {
         let text = match fs::read_to_string(&self.path) {
             Ok(text) => text,
@@ -38,17 +39,25 @@ impl WebhookStore {
                 return Vec::new();
             }
         };
-        match serde_json::from_str(&text) {
+        let hooks: Vec<Webhook> = match serde_json::from_str(&text) {
             Ok(hooks) => hooks,
             Err(err) => {
                 self.set_aside(&err.to_string());
-                Vec::new()
+                return Vec::new();
             }
+        };
+        if let Some(reason) = hooks.iter().find_map(|hook| check_hook(hook).err()) {
+            self.set_aside(&reason);
+            return Vec::new();
         }
+        hooks
     }
 
     fn set_aside(&self, reason: &str) {
-        let aside = self.path.with_extension("json.invalid");
+        // A time-stamped name keeps an earlier set-aside file intact.
+        let aside = self
+            .path
+            .with_extension(format!("json.invalid-{}", crate::server::offsets::now_ms()));
         let moved = fs::rename(&self.path, &aside);
         error!(target: "ringbus::webhook", path = %self.path.display(), %reason, aside = %aside.display(),
                moved = moved.is_ok(),
