@@ -511,3 +511,46 @@ fn avro_varint(mut raw: u64) -> Vec<u8> {
         out.push(byte | 0x80);
     }
 }
+
+/// Runs the produce-path check on one record with the given headers.
+fn check_one(
+    validators: &Validators,
+    value: &[u8],
+    headers: &[(&str, &[u8])],
+) -> Result<(), ringbus::protocol::ApiError> {
+    use ringbus::protocol::batch::{records, BatchBuilder};
+    use ringbus::registry::produce::{RecordChecker, Validation};
+    let mut builder = BatchBuilder::new(1_000);
+    builder.push(1_000, None, Some(value), headers);
+    let batch = builder.finish();
+    let mut checker = RecordChecker::new(validators, "cart", "cart-value", Validation::Payload);
+    let record = records(&batch).next().unwrap().unwrap();
+    checker.check(&record)
+}
+
+#[test]
+fn unframed_value_without_header_explained() {
+    let (validators, _) = setup_json_schema();
+    let err = check_one(&validators, br#"{"items": []}"#, &[]).unwrap_err();
+    assert!(
+        err.message.contains("no 'schema_id' header"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("magic byte 0"), "{}", err.message);
+    assert!(!err.message.contains("schema id 0"), "{}", err.message);
+}
+
+#[test]
+fn json_syntax_error_names_byte() {
+    let (validators, id) = setup_json_schema();
+    let id_text = id.to_string();
+    let headers: [(&str, &[u8]); 1] = [("schema_id", id_text.as_bytes())];
+    let err = check_one(&validators, b"hello", &headers).unwrap_err();
+    assert!(
+        err.message.contains("invalid JSON at byte 0"),
+        "{}",
+        err.message
+    );
+    assert!(!err.message.contains("TapeError"), "{}", err.message);
+}

@@ -105,7 +105,7 @@ impl<'a> RecordChecker<'a> {
         };
         let id = match schema_header {
             Some(text) => parse_header_id(text)?,
-            None => frame_parts(value)?.0,
+            None => frame_parts(value).map_err(unframed)?.0,
         };
         let compiled = self.live_schema(id)?;
         if self.validation != Validation::Payload {
@@ -178,12 +178,31 @@ fn whole(schema_id: u32, reason: String) -> ValidationError {
     }
 }
 
+/// Explains a value with neither a `schema_id` header nor a schema frame.
+fn unframed(err: ValidationError) -> ValidationError {
+    whole(
+        0,
+        format!(
+            "the record has no '{SCHEMA_ID_HEADER}' header and its value is not schema-framed ({}); \
+             add the header with the schema id, or start the value with magic byte 0 and the 4-byte id",
+            err.reason
+        ),
+    )
+}
+
 fn rejected(topic: &str, index: usize, err: &ValidationError) -> ApiError {
-    ApiError::new(
-        ErrorCode::SchemaValidationFailed,
+    // Schema ids start at 1, so 0 marks a record rejected before any schema
+    // was found.
+    let message = if err.schema_id == 0 {
+        format!(
+            "record {index} of the request to topic '{topic}' was rejected: {}; nothing was appended",
+            err.reason
+        )
+    } else {
         format!(
             "record {index} of the request to topic '{topic}' failed validation against schema id {} at {}: {}; nothing was appended",
             err.schema_id, err.path, err.reason
-        ),
-    )
+        )
+    };
+    ApiError::new(ErrorCode::SchemaValidationFailed, message)
 }

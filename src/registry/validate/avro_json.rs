@@ -57,7 +57,7 @@ impl AvroValidator {
 
     /// Parses `json` with simd-json (in place) and validates it.
     pub fn validate_json(&self, json: &mut [u8], unions: UnionEncoding) -> Result<(), String> {
-        let tape = simd_json::to_tape(json).map_err(|e| format!("invalid JSON: {e}"))?;
+        let tape = simd_json::to_tape(json).map_err(|e| super::failure::json_error_text(&e))?;
         self.validate_tape(tape.as_value(), tape.0.len(), unions)
             .map_err(|f| format!("{}: {}", f.path_text(), f.reason))
     }

@@ -63,6 +63,19 @@ impl Failure {
     }
 }
 
+/// Describes a simd-json error in plain words: serde's own message for a
+/// value that does not fit, else the byte position of the syntax error.
+/// simd-json's `Display` shows internal enum names such as `TapeError`.
+pub(crate) fn json_error_text(error: &simd_json::Error) -> String {
+    match error.error() {
+        simd_json::ErrorType::Serde(message) => message.clone(),
+        simd_json::ErrorType::InternalError(_) => {
+            format!("invalid JSON at byte {}", error.index())
+        }
+        other => format!("invalid JSON at byte {}: {other:?}", error.index()),
+    }
+}
+
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars

@@ -89,7 +89,7 @@ impl ProtobufValidator {
     /// message. `json` is parsed in place by simd-json.
     pub(crate) fn validate_json(&self, json: &mut [u8]) -> Result<(), Failure> {
         let mut deserializer = simd_json::Deserializer::from_slice(json)
-            .map_err(|e| Failure::new(format!("invalid JSON: {e}")))?;
+            .map_err(|e| Failure::new(super::failure::json_error_text(&e)))?;
         // The serde walk recurses once per JSON level; bound it first.
         check_json_depth(deserializer.as_value(), 0)?;
         deserializer.restart();
@@ -98,7 +98,7 @@ impl ProtobufValidator {
         match DynamicMessage::deserialize(self.first_message(), tracked) {
             Ok(_) => Ok(()),
             Err(e) => {
-                let mut failure = Failure::new(e.to_string());
+                let mut failure = Failure::new(super::failure::json_error_text(&e));
                 for segment in track.path().iter() {
                     failure.path.push(match segment {
                         PathSegment::Seq { index } => Segment::Index(*index),

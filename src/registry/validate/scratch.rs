@@ -54,5 +54,5 @@ pub(crate) fn with_tape<R>(
 }
 
 fn invalid_json(e: simd_json::Error) -> Failure {
-    Failure::new(format!("invalid JSON: {e}"))
+    Failure::new(super::failure::json_error_text(&e))
 }
