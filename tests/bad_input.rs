@@ -120,6 +120,11 @@ fn unknown_topic_gets_error_naming_it() {
         .unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::InvalidConfig));
     assert!(err.to_string().contains("sometimes"), "{err}");
+    let err = client
+        .create_topic("orders.dlq", 1, &[("validation", "payload")])
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::InvalidConfig));
+    assert!(err.to_string().contains("'.dlq'"), "{err}");
     let err = client.list_offsets("t", 9, -1).unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::UnknownPartition));
 }

@@ -41,6 +41,7 @@ pub async fn create_topic(
             format!("topic '{name}' already exists; delete it first or pick another name"),
         ));
     }
+    check_validation_applies(&name, &overrides)?;
     let mut pairs = overrides;
     // 0 requests the broker's default partition count.
     if partitions > 0 {
@@ -56,6 +57,29 @@ pub async fn create_topic(
     let meta = create_internal(&ctx, name, config).await?;
     crate::retry::topics::create_companions(&ctx, &meta).await?;
     Ok(ReplyBody::CreateTopic(meta.id))
+}
+
+/// Rejects an explicit `validation` setting on a topic whose name marks it
+/// as a retry or dead-letter topic: those keep events exactly as they
+/// failed and are never validated, so the setting would silently do nothing.
+fn check_validation_applies(name: &str, overrides: &[(String, String)]) -> Result<(), ApiError> {
+    use crate::registry::produce::UNVALIDATED_SUFFIXES;
+    let Some(suffix) = UNVALIDATED_SUFFIXES.iter().find(|s| name.ends_with(*s)) else {
+        return Ok(());
+    };
+    let asked = overrides
+        .iter()
+        .find(|(key, value)| key == "validation" && value != "none");
+    match asked {
+        None => Ok(()),
+        Some((_, value)) => Err(ApiError::new(
+            ErrorCode::InvalidConfig,
+            format!(
+                "topic '{name}': validation = {value} has no effect on topics ending in '{suffix}', \
+                 which keep events as they failed; pick another name or leave validation unset"
+            ),
+        )),
+    }
 }
 
 /// Creates a topic without the name checks that keep clients away from
