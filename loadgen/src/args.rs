@@ -35,7 +35,7 @@ pub struct Args {
     #[arg(long, global = true, conflicts_with = "duration_s")]
     pub messages: Option<u64>,
     /// Seconds to measure, after the warmup (default 10 when `--messages` is absent).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, allow_negative_numbers = true)]
     pub duration_s: Option<f64>,
     /// Value size of each event in bytes (ignored with `--schema`).
     #[arg(long, global = true, default_value_t = 100)]
@@ -45,17 +45,27 @@ pub struct Args {
     pub batch_bytes: usize,
     /// Maximum time in ms an open batch waits for more events in an
     /// open-loop run; fractions such as 0.2 are allowed.
-    #[arg(long, global = true, default_value_t = 1.0)]
+    #[arg(
+        long,
+        global = true,
+        default_value_t = 1.0,
+        allow_negative_numbers = true
+    )]
     pub linger_ms: f64,
     /// Durability of the topic when loadgen creates it.
     #[arg(long, global = true, value_enum)]
     pub durability: Option<Durability>,
     /// Open-loop rate in events per second over all producers; without it the
     /// run is closed-loop at the maximum rate.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Seconds of load before measurement starts.
-    #[arg(long, global = true, default_value_t = 0.0)]
+    #[arg(
+        long,
+        global = true,
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
     pub warmup_s: f64,
     /// Avro schema: register it as subject `TOPIC-value` and produce JSON
     /// events generated from its Datagen hints.
@@ -128,6 +138,13 @@ pub enum Limit {
 
 /// Duration used when neither `--messages` nor `--duration-s` is given.
 const DURATION_DEFAULT_S: f64 = 10.0;
+/// Maximum seconds any time flag accepts (about 31 years). Larger values would
+/// overflow the clock arithmetic.
+const SECONDS_MAX: f64 = 1e9;
+
+fn fits_duration(seconds: f64) -> bool {
+    seconds.is_finite() && seconds <= SECONDS_MAX
+}
 
 impl Args {
     /// Checks the combinations clap cannot express; the error names the flag.
@@ -142,29 +159,30 @@ impl Args {
             return Err("--batch-bytes must be at least 1".into());
         }
         if let Some(rate) = self.rate {
-            if !(rate.is_finite() && rate > 0.0) {
+            if !(rate.is_finite() && rate > 0.0 && fits_duration(1.0 / rate)) {
                 return Err(format!(
                     "--rate {rate} is invalid; expected events per second above 0"
                 ));
             }
         }
         if let Some(seconds) = self.duration_s {
-            if !(seconds.is_finite() && seconds > 0.0) {
+            if !(seconds > 0.0 && fits_duration(seconds)) {
                 return Err(format!(
-                    "--duration-s {seconds} is invalid; expected seconds above 0"
+                    "--duration-s {seconds} is invalid; expected seconds above 0 and at most {SECONDS_MAX:e}"
                 ));
             }
         }
-        if !(self.warmup_s.is_finite() && self.warmup_s >= 0.0) {
+        if !(self.warmup_s >= 0.0 && fits_duration(self.warmup_s)) {
             return Err(format!(
-                "--warmup-s {} is invalid; expected 0 or more seconds",
+                "--warmup-s {} is invalid; expected 0 to {SECONDS_MAX:e} seconds",
                 self.warmup_s
             ));
         }
-        if !(self.linger_ms.is_finite() && self.linger_ms >= 0.0) {
+        if !(self.linger_ms >= 0.0 && fits_duration(self.linger_ms / 1000.0)) {
             return Err(format!(
-                "--linger-ms {} is invalid; expected 0 or more milliseconds",
-                self.linger_ms
+                "--linger-ms {} is invalid; expected 0 to {:e} milliseconds",
+                self.linger_ms,
+                SECONDS_MAX * 1000.0
             ));
         }
         if self.messages == Some(0) {

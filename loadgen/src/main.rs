@@ -38,7 +38,13 @@ fn main() -> ExitCode {
     for failure in &outcome.failures {
         eprintln!("loadgen: error: {failure}");
     }
-    if outcome.failures.is_empty() {
+    if outcome.summary.errors > 0 {
+        eprintln!(
+            "loadgen: error: {} events failed; the messages above say why",
+            outcome.summary.errors
+        );
+    }
+    if outcome.failures.is_empty() && outcome.summary.errors == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -155,6 +155,15 @@ impl Producer<'_> {
                 return Ok(());
             }
             let now = Instant::now();
+            if self.plan.end.is_some_and(|end| now >= end) {
+                // Behind schedule at the end: events still due are not sent,
+                // so the run stops on time and counts them as errors.
+                if let Some(batch) = open.take() {
+                    self.send(batch)?;
+                }
+                self.count_unsent();
+                return Ok(());
+            }
             while !self.sending_finished(self.intended(self.next_index))
                 && self.intended(self.next_index) <= now
             {
@@ -167,6 +176,11 @@ impl Producer<'_> {
                 if batch.builder.size_bytes() >= self.plan.batch_bytes {
                     let full = open.take().expect("batch just filled");
                     self.send(full)?;
+                    // A producer far behind schedule never catches up with
+                    // `now`, so the end is checked here too.
+                    if self.plan.end.is_some_and(|end| Instant::now() >= end) {
+                        break;
+                    }
                 }
             }
             let finished = self.sending_finished(self.intended(self.next_index));
@@ -185,6 +199,24 @@ impl Producer<'_> {
                 wake = wake.min(batch.first_at + self.plan.linger);
             }
             self.receive_until(wake)?;
+        }
+    }
+
+    /// Counts the events due before the end that were never sent.
+    fn count_unsent(&mut self) {
+        let (Some(end), Some(interval)) = (self.plan.end, self.interval) else {
+            return;
+        };
+        let span = end.saturating_duration_since(self.plan.clock.start);
+        let due = (span.as_secs_f64() / interval.as_secs_f64()).ceil() as u64;
+        let unsent = due.saturating_sub(self.next_index);
+        if unsent > 0 {
+            eprintln!(
+                "loadgen: {unsent} events due before the end were not sent: \
+                 loadgen and the broker could not sustain --rate"
+            );
+            self.result.errors += unsent;
+            self.plan.counters.add_errors(unsent);
         }
     }
 

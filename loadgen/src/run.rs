@@ -118,12 +118,25 @@ fn set_up_topic(args: &Args, validate: bool) -> Result<Topology, ClientError> {
     if validate {
         config.push(("validation", "payload"));
     }
-    match client.create_topic(&args.topic, args.partitions, &config) {
-        Ok(_) => {}
-        Err(err) if err.code() == Some(ErrorCode::TopicAlreadyExists) => {}
-        Err(err) => return Err(err),
+    // A consume run reads what is there; creating an empty topic would only
+    // hide a mistyped name behind a run of zero events.
+    if args.mode != Mode::Consume {
+        match client.create_topic(&args.topic, args.partitions, &config) {
+            Ok(_) => {}
+            Err(err) if err.code() == Some(ErrorCode::TopicAlreadyExists) => {}
+            Err(err) => return Err(err),
+        }
     }
-    let metadata = client.metadata(&[&args.topic])?;
+    let metadata = client.metadata(&[&args.topic]).map_err(|err| {
+        if err.code() == Some(ErrorCode::UnknownTopic) {
+            ClientError::Protocol(format!(
+                "topic '{}' does not exist; fill it first with `loadgen produce --topic {}`",
+                args.topic, args.topic
+            ))
+        } else {
+            err
+        }
+    })?;
     let topic =
         metadata.topics.into_iter().next().ok_or_else(|| {
             ClientError::Protocol(format!("metadata of '{}' is empty", args.topic))

@@ -438,3 +438,78 @@ fn metrics_match_what_loadgen_sent() {
     assert!(stats.contains("counted"), "stats lists the topic: {stats}");
     assert!(stats.contains("audit"), "stats lists the lag: {stats}");
 }
+
+#[test]
+fn overlarge_flag_values_rejected() {
+    let broker = Broker::start(1);
+    for flags in [
+        ["--duration-s", "1e20"],
+        ["--linger-ms", "1e300"],
+        ["--warmup-s", "-1"],
+        ["--rate", "1e-300"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+            .args(["--broker", &broker.main_addr(), "produce"])
+            .args(flags)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains(flags[0]), "{flags:?}: {stderr}");
+    }
+}
+
+/// An offered rate far beyond what the machine sustains must still end on
+/// time, with the events it could not send counted as errors.
+#[test]
+fn unsustainable_rate_counts_unsent_events() {
+    let broker = Broker::start(1);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("overload.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args([
+            "--broker",
+            &broker.main_addr(),
+            "produce",
+            "--topic",
+            "overload",
+        ])
+        .args([
+            "--message-bytes",
+            "10",
+            "--rate",
+            "1e9",
+            "--duration-s",
+            "0.5",
+        ])
+        .args(["--json", json.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("were not sent"), "{stderr}");
+    let summary = read_json(&json);
+    assert!(
+        summary["errors"].as_u64().unwrap() > 100_000_000,
+        "{summary}"
+    );
+}
+
+#[test]
+fn consume_of_missing_topic_is_an_error() {
+    let broker = Broker::start(1);
+    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args([
+            "--broker",
+            &broker.main_addr(),
+            "consume",
+            "--topic",
+            "nosuch",
+        ])
+        .args(["--duration-s", "1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("'nosuch' does not exist"), "{stderr}");
+}
