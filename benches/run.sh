@@ -126,7 +126,10 @@ run_case() {
     shift 2
     log "case $name"
     for i in $(seq $RUNS); do
-        loadgen "$mode" --topic "$name-$i" --json "$OUT/$name-$i.json" "$@" > "$OUT/$name-$i.txt"
+        # loadgen exits 1 when any event failed; the run's JSON still counts
+        # them under "errors", so the benchmark goes on and the table shows it.
+        loadgen "$mode" --topic "$name-$i" --json "$OUT/$name-$i.json" "$@" > "$OUT/$name-$i.txt" ||
+            log "case $name run $i: loadgen exited with status $?"
         delete_topic "$name-$i"
     done
     pick_median "$name"
@@ -156,7 +159,8 @@ consume_case() {
     loadgen produce --topic "$name" --partitions 8 --durability none --message-bytes "$size" \
         --messages "$messages" > /dev/null
     for i in $(seq $RUNS); do
-        loadgen consume --topic "$name" --messages "$messages" --json "$OUT/$name-$i.json" > "$OUT/$name-$i.txt"
+        loadgen consume --topic "$name" --messages "$messages" --json "$OUT/$name-$i.json" > "$OUT/$name-$i.txt" ||
+            log "case $name run $i: loadgen exited with status $?"
     done
     delete_topic "$name"
     pick_median "$name"

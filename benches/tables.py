@@ -49,6 +49,8 @@ def row(name, label, ratio="", target=""):
         print(f"| {label} | not run | | | | | | {target} |")
         return
     latency = result["latency_us"]
+    if result.get("errors"):
+        ratio = f"{ratio} ({result['errors']:,} errors)".strip()
     print(
         f"| {label} | {result['msgs_per_s']:,.0f} | {result['mb_per_s']:,.1f} | {latency['p50']:,} | "
         f"{latency['p99']:,} | {latency['p9999']:,} | {ratio} | {target} |"
