@@ -433,7 +433,9 @@ fn framed_order(schema_id: u32, orderid: i32) -> Vec<u8> {
 
 #[test]
 fn framed_values_and_unchecked_topics() {
-    let broker = Broker::start(2);
+    // Every new topic defaults to payload validation, so that the `.dlq`
+    // topic below would be checked if the suffix did not exempt it.
+    let broker = Broker::start_with(2, "\n[topic_defaults]\nvalidation = \"payload\"\n");
     let (status, v1) = register(&broker, "orders-value", ORDERS);
     assert_eq!(status, 200, "{v1}");
     let id = v1["id"].as_u64().unwrap() as u32;
@@ -452,12 +454,17 @@ fn framed_values_and_unchecked_topics() {
             &[("validation", "schema_id"), ("subject", "orders-value")],
         )
         .unwrap();
+    let explicit = client.create_topic(
+        "framed.dlq",
+        1,
+        &[("validation", "payload"), ("subject", "orders-value")],
+    );
+    assert_eq!(
+        explicit.unwrap_err().code(),
+        Some(ringbus::protocol::ErrorCode::InvalidConfig)
+    );
     client
-        .create_topic(
-            "framed.dlq",
-            1,
-            &[("validation", "payload"), ("subject", "orders-value")],
-        )
+        .create_topic("framed.dlq", 1, &[("subject", "orders-value")])
         .unwrap();
 
     for partition in 0..2 {
