@@ -27,6 +27,9 @@ use crate::shared::{record_latency, Clock, Counters, ThreadResult};
 pub const INFLIGHT_PER_CONN_MAX: usize = 16;
 /// Broker-side timeout of each Produce request, in ms.
 const PRODUCE_TIMEOUT_MS: u32 = 30_000;
+/// How long an open-loop producer may run past `--duration-s` to send the
+/// events that fell due just before the end.
+const END_GRACE: Duration = Duration::from_millis(100);
 
 /// The work of one producer thread.
 pub struct ProducerPlan {
@@ -155,9 +158,9 @@ impl Producer<'_> {
                 return Ok(());
             }
             let now = Instant::now();
-            if self.plan.end.is_some_and(|end| now >= end) {
-                // Behind schedule at the end: events still due are not sent,
-                // so the run stops on time and counts them as errors.
+            if self.past_end(now) {
+                // Far behind schedule at the end: events still due are not
+                // sent, so the run stops on time and counts them as errors.
                 if let Some(batch) = open.take() {
                     self.send(batch)?;
                 }
@@ -178,7 +181,7 @@ impl Producer<'_> {
                     self.send(full)?;
                     // A producer far behind schedule never catches up with
                     // `now`, so the end is checked here too.
-                    if self.plan.end.is_some_and(|end| Instant::now() >= end) {
+                    if self.past_end(Instant::now()) {
                         break;
                     }
                 }
@@ -200,6 +203,13 @@ impl Producer<'_> {
             }
             self.receive_until(wake)?;
         }
+    }
+
+    /// Checks whether an open-loop run is past its end by more than
+    /// [`END_GRACE`], the time a producer on schedule needs to send what
+    /// fell due just before the end.
+    fn past_end(&self, now: Instant) -> bool {
+        self.plan.end.is_some_and(|end| now >= end + END_GRACE)
     }
 
     /// Counts the events due before the end that were never sent.
