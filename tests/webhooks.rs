@@ -75,7 +75,9 @@ fn invalid_stored_webhooks_are_set_aside() {
         .collect();
     assert_eq!(aside.len(), 1, "{aside:?}");
     assert!(
-        broker.log().contains("stored webhooks are unreadable"),
+        broker
+            .log()
+            .contains("stored webhooks are unreadable or invalid"),
         "{}",
         broker.log()
     );

@@ -61,7 +61,7 @@ impl WebhookStore {
         let moved = fs::rename(&self.path, &aside);
         error!(target: "ringbus::webhook", path = %self.path.display(), %reason, aside = %aside.display(),
                moved = moved.is_ok(),
-               "stored webhooks are unreadable and were not loaded; fix the file and move it back, or add them again with POST /webhooks");
+               "stored webhooks are unreadable or invalid and were not loaded; fix the file and move it back, or add them again with POST /webhooks");
     }
 
     /// Replaces the stored webhooks with `hooks`: writes a temporary file,

@@ -107,7 +107,8 @@ impl OffsetIndex {
             });
             if !increasing || u64::from(entry.position) >= log_size_bytes {
                 return Err(format!(
-                    "entry {i} ({entry:?}) is out of order or past the log end"
+                    "entry {i} (relative offset {}, byte {}) is out of order or past the log end",
+                    entry.relative_offset, entry.position
                 ));
             }
             index.entries.push(entry);

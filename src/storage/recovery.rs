@@ -120,8 +120,22 @@ async fn load_previous(
         %reason,
         "checking the last closed segment batch by batch"
     );
-    if let Some(damage) = replay(segment, config).await? {
-        return Ok(Some(damage));
+    if let Some((position, reason)) = replay(segment, config).await? {
+        if segment.next_offset != next_base {
+            return Ok(Some((position, reason)));
+        }
+        // Every offset up to the next segment is here: only bytes after the
+        // last batch are bad, and cutting them loses nothing.
+        warn!(
+            target: LOG_TARGET,
+            topic = id.topic,
+            partition = id.partition,
+            segment = %segment.log_path.display(),
+            position,
+            %reason,
+            "cutting bytes after the last batch of the last closed segment"
+        );
+        cut_and_sync(segment, position).await?;
     }
     if segment.next_offset != next_base {
         let reason = format!(
@@ -249,15 +263,18 @@ async fn load_indexes(
         .map_err(|reason| format!("{}: {reason}", time_index_path.display()))?;
 
     // A sealed time index always contains the max timestamp of a non-empty
-    // segment, and an offset index of a long segment is never empty. Empty
-    // files there mean a write was cut short.
-    let long_segment = segment.size_bytes > 2 * u64::from(config.index_interval_bytes);
-    if (long_segment && offset_index.entries().is_empty())
-        || (segment.size_bytes > 0 && time_index.entries().is_empty())
-    {
-        return Err("index file is empty for a non-empty log".to_string());
+    // segment, so an empty file there means a write was cut short. An empty
+    // offset index is checked by `check_tail`.
+    if segment.size_bytes > 0 && time_index.entries().is_empty() {
+        return Err("time index file is empty for a non-empty log".to_string());
     }
-    check_tail(segment, &offset_index, next_base).await?;
+    check_tail(
+        segment,
+        &offset_index,
+        next_base,
+        config.index_interval_bytes,
+    )
+    .await?;
     Ok((offset_index, time_index))
 }
 
@@ -275,12 +292,16 @@ async fn read_index_file(path: &Path) -> Result<Vec<u8>, String> {
 /// there must be whole and valid, the first must start at the entry, and
 /// the last must end just before `next_base`. This catches a tail cut off
 /// after the indexes were written, and reads at most one index interval
-/// plus a batch.
+/// plus a batch. With no entry the scan starts at byte 0, and a batch that
+/// starts `index_interval_bytes` or more into the log shows the empty index
+/// is damaged: the writer would have indexed it.
 async fn check_tail(
     segment: &Segment,
     offset_index: &OffsetIndex,
     next_base: u64,
+    index_interval_bytes: u32,
 ) -> Result<(), String> {
+    let indexed = !offset_index.entries().is_empty();
     let (position, mut expected) = match offset_index.entries().last() {
         Some(entry) => (
             u64::from(entry.position),
@@ -299,6 +320,14 @@ async fn check_tail(
     );
     loop {
         match scanner.next().await.map_err(|error| error.to_string())? {
+            Scanned::Batch(found)
+                if !indexed && found.position >= u64::from(index_interval_bytes) =>
+            {
+                return Err(format!(
+                    "offset index file is empty, but the batch at byte {} needs an entry",
+                    found.position
+                ));
+            }
             Scanned::Batch(found) if found.base_offset == expected => {
                 expected = found.last_offset + 1;
             }

@@ -64,16 +64,34 @@ impl Failure {
 }
 
 /// Describes a simd-json error in plain words: serde's own message for a
-/// value that does not fit, else the byte position of the syntax error.
-/// simd-json's `Display` shows internal enum names such as `TapeError`.
+/// value that does not fit, else the kind of syntax error and its byte.
+/// simd-json's `Display` shows enum names such as `InternalError(TapeError)`.
 pub(crate) fn json_error_text(error: &simd_json::Error) -> String {
-    match error.error() {
-        simd_json::ErrorType::Serde(message) => message.clone(),
-        simd_json::ErrorType::InternalError(_) => {
-            format!("invalid JSON at byte {}", error.index())
-        }
-        other => format!("invalid JSON at byte {}: {other:?}", error.index()),
+    let kind = match error.error() {
+        simd_json::ErrorType::Serde(message) => return message.clone(),
+        simd_json::ErrorType::InternalError(_) | simd_json::ErrorType::Syntax => String::new(),
+        simd_json::ErrorType::Eof => " (the value ends early)".to_owned(),
+        other => format!(" ({})", words_of(&format!("{other:?}"))),
+    };
+    // simd-json reports byte 0 for errors it cannot place, such as a bad
+    // escape or invalid UTF-8 inside a string, so 0 is left out.
+    match error.index() {
+        0 => format!("invalid JSON{kind}"),
+        byte => format!("invalid JSON at byte {byte}{kind}"),
     }
+}
+
+/// Turns a CamelCase name into lower-case words: `ExpectedObjectColon`
+/// becomes `expected object colon`.
+fn words_of(name: &str) -> String {
+    let mut words = String::with_capacity(name.len() + 8);
+    for c in name.chars().take_while(|c| c.is_alphanumeric()) {
+        if c.is_uppercase() && !words.is_empty() {
+            words.push(' ');
+        }
+        words.push(c.to_ascii_lowercase());
+    }
+    words
 }
 
 fn is_identifier(name: &str) -> bool {
@@ -111,6 +129,13 @@ mod tests {
     fn path_quotes_odd_keys() {
         let failure = Failure::new("x").at_field("a \"b\"");
         assert_eq!(failure.path_text(), r#"$["a \"b\""]"#);
+    }
+
+    #[test]
+    fn camel_case_names_become_words() {
+        assert_eq!(words_of("ExpectedObjectColon"), "expected object colon");
+        assert_eq!(words_of("InvalidUtf8"), "invalid utf8");
+        assert_eq!(words_of("BadKeyType(x)"), "bad key type");
     }
 
     #[test]

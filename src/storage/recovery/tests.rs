@@ -344,3 +344,61 @@ fn previous_segment_without_indexes_kept_whole() {
         "indexes rewritten"
     );
 }
+
+/// Config whose segments each hold one batch of [`big_batch`]: a segment
+/// rolls before any second batch, and the batch exceeds two index intervals.
+fn one_batch_segments() -> LogConfig {
+    LogConfig {
+        segment_bytes: 600,
+        ..small_config()
+    }
+}
+
+fn big_batch(tag: u64) -> bytes::BytesMut {
+    let mut builder = crate::protocol::batch::BatchBuilder::new(1_000);
+    builder.push(1_000, None, Some(&[tag as u8; 1_000]), &[]);
+    builder.finish()
+}
+
+#[test]
+fn single_batch_segment_indexes_load() {
+    let dir = TempDir::new().unwrap();
+    run(async {
+        let partition = open(dir.path(), one_batch_segments()).await;
+        let mut last = 0;
+        for tag in 0..4 {
+            last = partition.append(big_batch(tag)).unwrap().last_offset;
+        }
+        partition.wait_written(last).await.unwrap();
+        partition.close().await.unwrap();
+
+        let config = one_batch_segments();
+        let segment = crate::storage::segment::Segment::open(dir.path(), 1)
+            .await
+            .unwrap();
+        assert!(segment.size_bytes > 2 * u64::from(config.index_interval_bytes));
+        let loaded = super::load_indexes(dir.path(), &segment, 2, &config).await;
+        assert!(loaded.is_ok(), "{:?}", loaded.err());
+    });
+}
+
+#[test]
+fn bytes_after_whole_previous_segment_cut() {
+    let dir = TempDir::new().unwrap();
+    let bases = write_segments(dir.path());
+    let (previous, last) = (bases[bases.len() - 2], bases[bases.len() - 1]);
+    let path = log_path(dir.path(), previous);
+    let whole = file_len(&path);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(&[0; 100]);
+    std::fs::write(&path, bytes).unwrap();
+
+    run(async {
+        let (partition, records) = reopen_and_read(dir.path(), small_config()).await;
+        assert_eq!(partition.log_end_offset(), 600);
+        assert_eq!(records, expected(0, 0, 200));
+        partition.close().await.unwrap();
+    });
+    assert!(log_path(dir.path(), last).exists(), "later segment kept");
+    assert_eq!(file_len(&path), whole, "trailing bytes cut");
+}
