@@ -105,6 +105,7 @@ fn invalid_webhook_urls_rejected() {
         r#"{"url":"http://127.0.0.1:9/a b"}"#,
         r#"{"url":"http://127.0.0.1:99999/a"}"#,
         r#"{"url":"ftp://127.0.0.1/a"}"#,
+        r#"{"url":"http://127.0.0.%31:9/a"}"#,
         r#"{"url":"http://127.0.0.1:9/a","subject":""}"#,
     ];
     for hook in cases {

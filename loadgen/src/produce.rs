@@ -217,9 +217,14 @@ impl Producer<'_> {
         let (Some(end), Some(interval)) = (self.plan.end, self.interval) else {
             return;
         };
-        let span = end.saturating_duration_since(self.plan.clock.start);
-        let due = (span.as_secs_f64() / interval.as_secs_f64()).ceil() as u64;
-        let unsent = due.saturating_sub(self.next_index);
+        // Only the measured window counts: events due in the warmup were
+        // never going to be measured.
+        let due_by = |at: Instant| {
+            let span = at.saturating_duration_since(self.plan.clock.start);
+            (span.as_secs_f64() / interval.as_secs_f64()).ceil() as u64
+        };
+        let due = due_by(end).saturating_sub(due_by(self.plan.clock.measure_from));
+        let unsent = due.saturating_sub(self.measured_sent);
         if unsent > 0 {
             eprintln!(
                 "loadgen: {unsent} events due before the end were not sent: \

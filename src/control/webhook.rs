@@ -203,6 +203,13 @@ fn parse_url(url: &str) -> Result<Target, String> {
         return Err(format!("'{url}' has a port outside 1..=65535"));
     }
     let host = authority.host();
+    // The host goes to the resolver as written, so percent-escapes there
+    // would name a different host than the one shown.
+    if host.contains('%') {
+        return Err(format!(
+            "'{url}' has a percent-encoded host; write the host plainly"
+        ));
+    }
     let mut path = match uri.path().as_str() {
         "" => "/".to_owned(),
         path => path.to_owned(),
