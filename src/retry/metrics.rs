@@ -62,6 +62,17 @@ impl RetryMetrics {
         topics.entry(topic.to_owned()).or_default().clone()
     }
 
+    /// Zeroes the dead-letter depth of a deleted topic. Shards may still
+    /// hold its gauges, and a topic created again under the name reuses them.
+    pub fn reset_topic(&self, topic: &str) {
+        let topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(gauges) = topics.get(topic) {
+            for depth in &gauges.depth {
+                depth.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Records that a timer due at `due_ms` fired at `now_ms`.
     pub fn timer_fired(&self, due_ms: u64, now_ms: u64) {
         let late_ms = now_ms.saturating_sub(due_ms);
@@ -196,6 +207,22 @@ mod tests {
         );
         assert!(
             text.contains("ringbus_dlq_timer_lateness_ms_sum 9\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn reset_topic_zeroes_depth() {
+        let metrics = RetryMetrics::default();
+        let gauges = metrics.topic("orders");
+        gauges.transition(None, EntryState::Poison);
+        metrics.reset_topic("orders");
+        metrics.reset_topic("never-seen");
+        assert_eq!(gauges.depth(EntryState::Poison), 0);
+        let mut text = String::new();
+        metrics.render(&mut text);
+        assert!(
+            text.contains("ringbus_dlq_depth{topic=\"orders\",state=\"poison\"} 0\n"),
             "{text}"
         );
     }

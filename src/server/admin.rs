@@ -153,6 +153,7 @@ pub async fn delete_topic(ctx: Rc<ShardCtx>, name: String) -> ShardResult {
     for companion in crate::retry::topics::companions_of(&shared.catalog(), &meta) {
         remove_topic(&ctx, &companion).await?;
     }
+    crate::retry::metrics::global().reset_topic(&name);
     Ok(ReplyBody::Empty)
 }
 
