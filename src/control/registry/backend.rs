@@ -1,10 +1,12 @@
 //! The broker-side [`RegistryBackend`]. The registry lives on the
-//! control-plane thread. Every write is planned, then appended to
-//! `__schemas` as one record batch through the shard that owns it, and is
-//! applied and published only after that batch is synced.
+//! control-plane thread. Every write is planned on tokio's blocking pool,
+//! then appended to `__schemas` as one record batch through the shard that
+//! owns it, and is applied and published only after that batch is synced.
+//! Reads use the last published copy and never wait for a write.
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use bytes::BytesMut;
 use futures_channel::oneshot;
 use tokio::sync::Mutex;
@@ -23,9 +25,12 @@ use crate::server::state::{BrokerShared, ControlRequest, ReplyBody, ShardRequest
 pub struct BrokerBackend {
     pub(super) shared: Arc<BrokerShared>,
     webhooks: Arc<Webhooks>,
-    /// Held across a write's persist step, so writes are serialized and no
-    /// read returns a change before it is durable.
+    /// Held across a write's persist step, so writes are serialized.
     pub(super) registry: Mutex<Registry>,
+    /// Copy of the registry that reads use, replaced after each durable
+    /// write, so no read waits for a write or sees a change before it is
+    /// durable.
+    snapshot: ArcSwap<Registry>,
 }
 
 impl BrokerBackend {
@@ -34,6 +39,7 @@ impl BrokerBackend {
             shared,
             webhooks,
             registry: Mutex::new(Registry::new()),
+            snapshot: ArcSwap::from_pointee(Registry::new()),
         }
     }
 
@@ -49,7 +55,13 @@ impl BrokerBackend {
     async fn run_write(&self, job: WriteJob) -> Result<(), RegistryError> {
         self.check_loaded()?;
         let mut registry = self.registry.lock().await;
-        let events = job(&registry)?;
+        // Under the lock the snapshot equals `registry`. Planning runs on the
+        // blocking pool, because a compatibility check of a large schema can
+        // take long and this thread also serves reads, /health and /metrics.
+        let planned_on = self.snapshot.load_full();
+        let events = tokio::task::spawn_blocking(move || job(&planned_on))
+            .await
+            .map_err(|err| RegistryError::Store(format!("the change planner failed: {err}")))??;
         if events.is_empty() {
             return Ok(());
         }
@@ -133,7 +145,7 @@ impl BrokerBackend {
     }
 
     /// Compiles the schemas that are new since the last snapshot and hands
-    /// the shards a new one.
+    /// the shards a new one, then replaces the snapshot that reads use.
     pub(super) fn publish(&self, registry: &Registry) {
         let current = self.shared.registry.validators.load();
         let (next, failed) = current.refreshed(registry);
@@ -142,6 +154,7 @@ impl BrokerBackend {
                   "schema does not compile for validation; records naming it are rejected");
         }
         self.shared.registry.publish(next);
+        self.snapshot.store(Arc::new(registry.clone()));
     }
 
     fn announce(&self, change: SubjectChange) {
@@ -157,8 +170,7 @@ impl RegistryBackend for BrokerBackend {
     fn read(&self, job: ReadJob) -> BackendFuture<'_> {
         Box::pin(async move {
             self.check_loaded()?;
-            let registry = self.registry.lock().await;
-            job(&registry);
+            job(&self.snapshot.load());
             Ok(())
         })
     }
