@@ -2,7 +2,8 @@
 //! control-plane thread. Every write is planned on tokio's blocking pool,
 //! then appended to `__schemas` as one record batch through the shard that
 //! owns it, and is applied and published only after that batch is synced.
-//! Reads use the last published copy and never wait for a write.
+//! Reads use the last published copy, so they do not wait for a write's
+//! planning or persist step.
 
 use std::sync::Arc;
 
@@ -28,8 +29,7 @@ pub struct BrokerBackend {
     /// Held across a write's persist step, so writes are serialized.
     pub(super) registry: Mutex<Registry>,
     /// Copy of the registry that reads use, replaced after each durable
-    /// write, so no read waits for a write or sees a change before it is
-    /// durable.
+    /// write, so reads skip the write lock and return only durable changes.
     snapshot: ArcSwap<Registry>,
 }
 
