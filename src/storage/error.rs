@@ -62,6 +62,18 @@ pub enum StorageError {
     /// disk is slower than the producers. Retry once earlier writes complete.
     #[error("write queue full: {queued_bytes} bytes queued, limit {limit}")]
     QueueFull { queued_bytes: u64, limit: u64 },
+    /// Recovery found a closed segment corrupt from `first` on, so offsets
+    /// `first` up to `next` cannot be read.
+    #[error(
+        "offsets {first} to {} of {topic}-{partition} were lost to a corrupt segment (see the broker log); fetch from {next} to skip them",
+        next - 1
+    )]
+    LostOffsets {
+        topic: String,
+        partition: u32,
+        first: u64,
+        next: u64,
+    },
     /// A segment file contains bytes that are not a valid batch where one
     /// should start.
     #[error("corrupt log {} at byte {position}: {reason}", path.display())]

@@ -239,6 +239,9 @@ async fn load_closed(
                 "rebuilding segment indexes from the log"
             );
             rebuild_closed(segment, id, config).await?;
+            if segment.next_offset < next_base {
+                segment.lost_from = Some(segment.next_offset);
+            }
             segment.next_offset = segment.next_offset.max(next_base);
             segment.write_indexes(dir).await
         }
@@ -352,7 +355,8 @@ async fn check_tail(
 
 /// Rebuilds a closed segment's indexes by scanning its log. A corrupt batch
 /// inside a closed segment is logged and ends the readable part of that
-/// segment; the file itself is left as it is.
+/// segment. The file itself is left as it is, and fetches of the offsets
+/// after that point get `LostOffsets`.
 async fn rebuild_closed(
     segment: &mut Segment,
     id: LogId<'_>,
@@ -368,7 +372,7 @@ async fn rebuild_closed(
             position,
             file_size,
             %reason,
-            "corrupt batch inside a closed segment; reads stop before it"
+            "corrupt batch inside a closed segment; fetches of the offsets after it get an error naming them"
         );
     }
     segment.seal_time_index();

@@ -66,6 +66,9 @@ pub(crate) struct Segment {
     bytes_since_index_entry: u64,
     /// Wall-clock creation time in ms since the Unix epoch, for `segment_ms`.
     pub created_ms: i64,
+    /// First offset that recovery found unreadable in this closed segment:
+    /// the offsets from here to the next segment's base are lost.
+    pub lost_from: Option<u64>,
 }
 
 impl Segment {
@@ -123,6 +126,7 @@ impl Segment {
             time_index: TimeIndex::default(),
             bytes_since_index_entry: 0,
             created_ms: now_ms,
+            lost_from: None,
         }
     }
 

@@ -23,6 +23,7 @@ struct FileRange {
     /// Visible bytes of the segment: written, or synced under `Always`.
     end: u64,
     next_segment_base: Option<u64>,
+    lost_from: Option<u64>,
 }
 
 impl Partition {
@@ -171,7 +172,20 @@ impl Partition {
                 size_bytes += len;
             }
             match range.next_segment_base {
-                Some(base) if chunks.is_empty() => cursor = base,
+                Some(base) if chunks.is_empty() => {
+                    // An empty read of a segment with a lost tail means
+                    // `cursor` is in the lost range: every readable batch of
+                    // the segment is below it.
+                    if let Some(lost) = range.lost_from {
+                        return Err(StorageError::LostOffsets {
+                            topic: self.shared.topic.clone(),
+                            partition: self.shared.partition,
+                            first: cursor.max(lost),
+                            next: base,
+                        });
+                    }
+                    cursor = base;
+                }
                 _ => return Ok((chunks, size_bytes)),
             }
         }
@@ -198,6 +212,7 @@ impl Partition {
             start: u64::from(segment.offset_index.lookup(relative_offset)).min(end),
             end,
             next_segment_base: state.segments.get(index + 1).map(|next| next.base_offset),
+            lost_from: segment.lost_from,
         })
     }
 }

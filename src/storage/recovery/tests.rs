@@ -402,3 +402,33 @@ fn bytes_after_whole_previous_segment_cut() {
     assert!(log_path(dir.path(), last).exists(), "later segment kept");
     assert_eq!(file_len(&path), whole, "trailing bytes cut");
 }
+
+#[test]
+fn lost_offsets_in_older_segment_reported() {
+    let dir = TempDir::new().unwrap();
+    let bases = write_segments(dir.path());
+    let next = bases[1];
+    let path = log_path(dir.path(), bases[0]);
+    let file = OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(file_len(&path) - 5).unwrap();
+    drop(file);
+
+    run(async {
+        let partition = open(dir.path(), small_config()).await;
+        assert!(partition.read(0, 4_096).await.is_ok());
+        let lost = next - 3;
+        match partition.read(lost, 4_096).await {
+            Err(crate::storage::StorageError::LostOffsets {
+                first, next: end, ..
+            }) => {
+                assert_eq!((first, end), (lost, next));
+            }
+            other => panic!(
+                "expected LostOffsets, got {:?}",
+                other.map(|r| r.chunks.len())
+            ),
+        }
+        assert!(partition.read(next, 4_096).await.is_ok());
+        partition.close().await.unwrap();
+    });
+}
