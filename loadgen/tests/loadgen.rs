@@ -183,8 +183,8 @@ fn e2e_receives_every_event() {
     assert_eq!(summary["errors"], 0);
 }
 
-/// A closed-loop e2e run ends with batches still in flight; the consumers
-/// must wait for them rather than count them as lost.
+/// A closed-loop e2e run ends with batches still in flight, so the
+/// consumers must wait for them rather than count them as lost.
 #[test]
 fn closed_loop_e2e_drains_the_tail() {
     let broker = Broker::start(2);

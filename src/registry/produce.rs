@@ -3,8 +3,9 @@
 //!
 //! A topic's `validation` setting picks the check. `schema_id` requires each
 //! record to carry a schema id registered under the topic's subject, either
-//! in a `schema_id` header (decimal text; of several, the last counts) or in
-//! the schema frame (magic byte 0, then the id as 4 big-endian bytes). `payload` also validates the value:
+//! in a `schema_id` header (decimal text) or in the schema frame (magic byte
+//! 0, then the id as 4 big-endian bytes). Of several `schema_id` headers,
+//! the last one counts. `payload` also validates the value:
 //! as JSON against the header's schema, or by decoding the framed body. The
 //! first failing record rejects the whole request.
 

@@ -67,10 +67,10 @@ fn check_validation_applies(name: &str, overrides: &[(String, String)]) -> Resul
     let Some(suffix) = UNVALIDATED_SUFFIXES.iter().find(|s| name.ends_with(*s)) else {
         return Ok(());
     };
-    let asked = overrides
+    let requested = overrides
         .iter()
         .find(|(key, value)| key == "validation" && value != "none");
-    match asked {
+    match requested {
         None => Ok(()),
         Some((_, value)) => Err(ApiError::new(
             ErrorCode::InvalidConfig,

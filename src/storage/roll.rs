@@ -81,7 +81,7 @@ pub(super) async fn roll(shared: &Shared) {
 }
 
 /// Syncs the closed segment's log, then writes its index files, in a task of
-/// its own; wakes the writer when done.
+/// its own. Wakes the writer when done.
 fn spawn_close(
     shared: &Shared,
     file: File,
@@ -119,14 +119,10 @@ pub(super) async fn finish_close(shared: &Shared) {
     let Some(closing) = shared.state.borrow_mut().closing.take() else {
         return;
     };
-    let result = closing.done.await.unwrap_or_else(|_| {
-        Err(StorageError::io(
-            "fdatasync segment",
-            &shared.dir,
-            0,
-            std::io::Error::other("the sync task ended without a result"),
-        ))
-    });
+    let result = closing
+        .done
+        .await
+        .unwrap_or_else(|_| Err(task_lost(shared)));
     apply_close(shared, closing.base_offset, closing.end_offset, result);
 }
 
@@ -139,16 +135,18 @@ pub(super) fn poll_close(shared: &Shared) {
     let result = match closing.done.try_recv() {
         Ok(None) => return,
         Ok(Some(result)) => result,
-        Err(_) => Err(StorageError::io(
-            "fdatasync segment",
-            &shared.dir,
-            0,
-            std::io::Error::other("the sync task ended without a result"),
-        )),
+        Err(_) => Err(task_lost(shared)),
     };
     let closing = state.closing.take().expect("checked above");
     drop(state);
     apply_close(shared, closing.base_offset, closing.end_offset, result);
+}
+
+/// Error for a background close whose task ended before sending a result,
+/// as when its runtime shuts down.
+fn task_lost(shared: &Shared) -> StorageError {
+    let error = std::io::Error::other("the sync task ended without a result");
+    StorageError::io("fdatasync segment", &shared.dir, 0, error)
 }
 
 fn apply_close(

@@ -64,7 +64,7 @@ fn builder_round_trip() {
 }
 
 #[test]
-fn last_value_finds_the_last_header_of_a_name() {
+fn last_value_of_repeated_header() {
     let mut builder = BatchBuilder::new(1_000);
     builder.push(
         1_000,
